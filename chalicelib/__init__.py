@@ -1,0 +1,1 @@
+"""Burst Assurance: service-assurance tickets for Huawei Cloud Live traffic bursts."""

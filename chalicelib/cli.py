@@ -1,0 +1,292 @@
+"""``burst-assurance``: plan from files, run a scheduled cycle, keep the event calendar.
+
+Every command parses, calls a service function and renders; bad input exits 2 with one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from chalicelib.errors import InputError
+from chalicelib.events import Event
+from chalicelib.planner import AssuranceRequest, Plan, make_plan
+from chalicelib.policy import Policy, describe_validation_error, load_policy
+from chalicelib.settings import Settings
+from chalicelib.store import Store
+from chalicelib.traffic import load_files
+
+EXIT_BAD_INPUT = 2
+
+
+def parse_now(text: str | None) -> dt.datetime:
+    if text is None:
+        return dt.datetime.now(dt.UTC)
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"--now {text!r} is not an ISO 8601 time", field="now") from None
+    if moment.tzinfo is None:
+        raise InputError(f"--now {text!r} needs a UTC offset, e.g. +08:00", field="now")
+    return moment
+
+
+def load_events_file(path: Path, default_major: bool = True) -> list[Event]:
+    """An iCalendar file (.ics) or a JSON list of events."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}", field="events") from None
+    if path.suffix.lower() == ".json":
+        try:
+            items = json.loads(raw)
+            if not isinstance(items, list):
+                raise InputError(f"{path}: expected a JSON list of events", field="events")
+            return [Event.model_validate(item) for item in items]
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        except ValidationError as exc:
+            raise InputError(f"{path}: {describe_validation_error(exc)}", field="events") from None
+    from chalicelib.ical import read_events
+
+    return read_events(raw, default_major=default_major, source=str(path))
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+def _days_left(request: AssuranceRequest, now: dt.datetime) -> str:
+    hours = (request.deadline - now).total_seconds() / 3600
+    return f"{hours / 24:.1f}" if abs(hours) >= 24 else f"{hours:.0f}h"
+
+
+def render_table(plan: Plan, policy: Policy) -> str:
+    header = (
+        "DEADLINE",
+        "DAYS LEFT",
+        "STATUS",
+        "RULE",
+        "SCOPE",
+        "PEAK / THRESHOLD",
+        "BURST",
+        "LEAD",
+        "EVENT",
+    )
+    rows = [header]
+    for r in plan.requests:
+        burst = r.burst_start.astimezone(policy.zone)
+        rows.append(
+            (
+                r.deadline.astimezone(policy.zone).strftime("%a %Y-%m-%d %H:%M")
+                + ("*" if r.estimated_calendar else ""),
+                _days_left(r, plan.now),
+                str(r.status),
+                r.rule,
+                r.scope,
+                f"{r.forecast_peak:,.1f} / {r.threshold:,.1f} {r.unit}",
+                burst.strftime("%Y-%m-%d %H:%M"),
+                r.lead_time,
+                r.event.name if r.event else "",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    if not plan.requests:
+        lines = ["No service-assurance request needed."]
+    lines.append("")
+    lines.append(
+        f"{len(plan.requests)} request(s) as of {plan.now:%Y-%m-%d %H:%M %Z}; "
+        f"times in {policy.time_zone}."
+    )
+    if any(r.estimated_calendar for r in plan.requests):
+        lines.append("* deadline on an estimated working-day calendar (set early, see warnings).")
+    lines.extend(f"warning: {w.message}" for w in plan.warnings)
+    return "\n".join(lines)
+
+
+def render_plan(plan: Plan, policy: Policy, fmt: str) -> str:
+    if fmt == "json":
+        return plan.model_dump_json(indent=2)
+    return render_table(plan, policy)
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    policy = load_policy(args.policy)
+    traffic = load_files(args.traffic)
+    events = load_events_file(Path(args.events)) if args.events else []
+    plan = make_plan(traffic, events, policy, parse_now(args.now))
+    print(render_plan(plan, policy, args.format))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from chalicelib.service import run_cycle
+    from chalicelib.wiring import build_notifier, build_source, build_store
+
+    settings = Settings.from_env()
+    policy = load_policy(args.policy or settings.policy_file)
+    store = build_store(settings)
+    source = build_source(settings, store)
+    report = run_cycle(store, source, build_notifier(settings), policy, parse_now(args.now))
+    counts: dict[str, int] = {}
+    for change in report.changes:
+        counts[change.action] = counts.get(change.action, 0) + 1
+    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "no changes"
+    if args.format == "json":
+        print(report.plan.model_dump_json(indent=2))
+    else:
+        print(render_table(report.plan, policy))
+    print(f"cycle done: {summary}; store {settings.store} ({_where(settings)})", file=sys.stderr)
+    return 0
+
+
+def _where(settings: Settings) -> str:
+    return str(settings.sqlite_path) if settings.store == "sqlite" else settings.table_prefix
+
+
+def _store() -> Store:
+    from chalicelib.wiring import build_store
+
+    return build_store(Settings.from_env())
+
+
+def cmd_events_add(args: argparse.Namespace) -> int:
+    try:
+        event = Event(
+            id=args.id or _slug(args.name, args.start),
+            name=args.name,
+            start=parse_now(args.start),
+            end=parse_now(args.end),
+            major=args.major,
+            scopes=tuple(args.scope or ()),
+            notes=args.notes,
+        )
+    except ValidationError as exc:
+        raise InputError(describe_validation_error(exc), field="event") from None
+    _store().put_event(event)
+    print(f"saved {event.id}")
+    return 0
+
+
+def _slug(name: str, start: str) -> str:
+    words = "".join(c.lower() if c.isalnum() else "-" for c in name).strip("-")
+    slug = "-".join(part for part in words.split("-") if part)[:80] or "event"
+    return f"{slug}-{start[:10]}"
+
+
+def cmd_events_list(args: argparse.Namespace) -> int:
+    events = _store().list_events()
+    if args.format == "json":
+        print(json.dumps([e.model_dump(mode="json") for e in events], indent=2))
+        return 0
+    for e in events:
+        scopes = ",".join(e.scopes) or "all"
+        flag = "major" if e.major else "     "
+        print(f"{e.start:%Y-%m-%d %H:%M%z}  {flag}  {e.id}  {e.name}  [{scopes}]")
+    if not events:
+        print("No events. Add one with `burst-assurance events add` or `events import FILE.ics`.")
+    return 0
+
+
+def cmd_events_remove(args: argparse.Namespace) -> int:
+    if not _store().delete_event(args.id):
+        raise InputError(f"no event with id {args.id!r}", field="id")
+    print(f"removed {args.id}")
+    return 0
+
+
+def cmd_events_import(args: argparse.Namespace) -> int:
+    events = load_events_file(Path(args.file), default_major=not args.minor)
+    store = _store()
+    for event in events:
+        store.put_event(event)
+    print(f"imported {len(events)} event(s) from {args.file}")
+    return 0
+
+
+def cmd_events_export(args: argparse.Namespace) -> int:
+    from chalicelib.ical import write_calendar
+
+    data = write_calendar(_store().list_events())
+    if args.file == "-":
+        sys.stdout.write(data.decode("utf-8"))
+    else:
+        Path(args.file).write_bytes(data)
+        print(f"exported to {args.file}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="burst-assurance",
+        description="Which Huawei Cloud Live service-assurance tickets your traffic needs, by when.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    plan = commands.add_parser("plan", help="plan from files (stateless)")
+    plan.add_argument(
+        "--traffic", nargs="+", required=True, metavar="FILE", help="CSV or JSON, optionally .gz"
+    )
+    plan.add_argument("--events", metavar="FILE", help="iCalendar (.ics) or JSON list of events")
+    plan.add_argument("--policy", metavar="FILE", help="TOML policy overrides")
+    plan.add_argument("--now", metavar="ISO", help="the moment to plan at (default: the clock)")
+    plan.add_argument("--format", choices=("table", "json"), default="table")
+    plan.set_defaults(handler=cmd_plan)
+
+    run = commands.add_parser("run", help="one scheduled cycle against the store")
+    run.add_argument("--now", metavar="ISO")
+    run.add_argument("--policy", metavar="FILE")
+    run.add_argument("--format", choices=("table", "json"), default="table")
+    run.set_defaults(handler=cmd_run)
+
+    events = commands.add_parser("events", help="the event calendar").add_subparsers(
+        dest="events_command", required=True
+    )
+    add = events.add_parser("add", help="add or replace an event")
+    add.add_argument("--name", required=True)
+    add.add_argument("--start", required=True, metavar="ISO")
+    add.add_argument("--end", required=True, metavar="ISO")
+    add.add_argument("--major", action="store_true", help="a major event: tickets one month ahead")
+    add.add_argument("--scope", action="append", help="billing area or service (repeatable)")
+    add.add_argument("--notes")
+    add.add_argument("--id", help="default: made from the name and start date")
+    add.set_defaults(handler=cmd_events_add)
+    listing = events.add_parser("list", help="list events")
+    listing.add_argument("--format", choices=("table", "json"), default="table")
+    listing.set_defaults(handler=cmd_events_list)
+    remove = events.add_parser("remove", help="remove an event")
+    remove.add_argument("id")
+    remove.set_defaults(handler=cmd_events_remove)
+    imp = events.add_parser("import", help="import events from an iCalendar or JSON file")
+    imp.add_argument("file")
+    imp.add_argument("--minor", action="store_true", help="events not marked major are minor")
+    imp.set_defaults(handler=cmd_events_import)
+    exp = events.add_parser("export", help="export the calendar as iCalendar")
+    exp.add_argument("file", nargs="?", default="-")
+    exp.set_defaults(handler=cmd_events_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except InputError as exc:
+        print(f"burst-assurance: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""Errors that cross layers. Each one carries a message fit to show the user as it is."""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Bad input from a user: a file, a flag, an API body. ``field`` names the part at fault."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(LookupError):
+    """The thing asked for does not exist."""
+
+
+class Conflict(RuntimeError):
+    """A conditional write lost: someone changed the record since it was read."""

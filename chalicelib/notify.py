@@ -1,0 +1,39 @@
+"""Notifiers tell people what a planning cycle changed. Console here; Slack on AWS."""
+
+from __future__ import annotations
+
+import sys
+from typing import Protocol, TextIO
+
+from chalicelib.planner import AssuranceRequest
+from chalicelib.tracking import Change
+
+
+class Notifier(Protocol):
+    def announce(self, changes: list[Change]) -> None: ...
+
+
+def describe(request: AssuranceRequest) -> str:
+    due = request.deadline.strftime("%Y-%m-%d %H:%M %Z")
+    event = f", {request.event.name}" if request.event else ""
+    estimated = ", estimated calendar" if request.estimated_calendar else ""
+    return f"{request.id}: file by {due} ({request.lead_time}{event}{estimated}) [{request.status}]"
+
+
+def change_line(change: Change) -> str:
+    request = change.after.request
+    if change.action == "updated":
+        fields = ", ".join(
+            f"{name} {old} -> {new}" for name, (old, new) in sorted(change.audit.changes.items())
+        )
+        return f"updated   {describe(request)}; {fields}"
+    return f"{change.action:<9} {describe(request)}"
+
+
+class ConsoleNotifier:
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def announce(self, changes: list[Change]) -> None:
+        for change in changes:
+            print(change_line(change), file=self.stream)
