@@ -231,7 +231,7 @@ def cmd_events_export(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="burst-assurance",
-        description="Which Huawei Cloud Live service-assurance tickets your traffic needs, by when.",
+        description="Which Huawei Cloud Live service-assurance tickets your traffic needs.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 

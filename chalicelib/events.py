@@ -58,7 +58,7 @@ class Event(BaseModel):
 
 
 def spring_festival_gala(year: int, zone: ZoneInfo) -> Event:
-    """CCTV's gala on Chinese New Year's Eve (20:00-00:30) of the lunar year starting in ``year``."""
+    """CCTV's gala on Chinese New Year's Eve, 20:00-00:30, of the lunar year ``year``."""
     eve = spring_festival_eve(year)
     start = dt.datetime.combine(eve, dt.time(20, 0), tzinfo=zone)
     return Event(
