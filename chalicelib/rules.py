@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +52,17 @@ class Unchecked:
     reason: str
 
 
+# Values are decimal text read into binary floats, so a difference, product or mean that is exactly
+# on a level in decimal can land a few ulps below it (256.02 - 56.02 < 200). A level that must be
+# *reached* (>=) counts as reached within this relative tolerance: missing a ticket costs SLA
+# protection, an extra one costs little (design.md §2).
+REL_TOL = 1e-9
+
+
+def _reaches(value: Any, level: Any) -> np.ndarray:
+    return np.asarray(value >= level - REL_TOL * np.abs(level))
+
+
 def _first_last(mask: np.ndarray) -> tuple[int, int]:
     hits = np.flatnonzero(mask)
     return int(hits[0]), int(hits[-1])
@@ -66,7 +78,7 @@ def monthly_bandwidth(grid: DayGrid, policy: Policy) -> Iterator[Burst]:
 
     def over_threshold(value: np.ndarray, s: int) -> np.ndarray:
         # The mainland threshold is reached (>=); the others must be exceeded (>).
-        return value >= threshold[s] if mainland[s] else value > threshold[s]
+        return _reaches(value, threshold[s]) if mainland[s] else value > threshold[s]
 
     peaks = daily_peaks(grid.values)
     months = grid.months()
@@ -74,7 +86,7 @@ def monthly_bandwidth(grid: DayGrid, policy: Policy) -> Iterator[Burst]:
     # point misses the threshold cannot fire, and needs no charged bandwidth computed.
     month_max = np.stack([np.fmax.reduce(peaks[:, a:b], axis=1) for _, a, b in months], axis=1)
     candidate = np.where(
-        mainland[:, None], month_max >= threshold[:, None], month_max > threshold[:, None]
+        mainland[:, None], _reaches(month_max, threshold[:, None]), month_max > threshold[:, None]
     )
     next_is_candidate = np.concatenate([candidate[:, 1:], np.zeros_like(candidate[:, :1])], 1)
     charged = np.full(month_max.shape, np.nan)
@@ -88,10 +100,10 @@ def monthly_bandwidth(grid: DayGrid, policy: Policy) -> Iterator[Burst]:
         previous = charged[s, m - 1] if m > 0 and not np.isnan(charged[s, m - 1]) else 0.0
         growth_level = rule.growth_ratio * previous
         current = charged[s, m]
-        if not (over_threshold(current, s) and current >= growth_level):
+        if not (over_threshold(current, s) and _reaches(current, growth_level)):
             continue
         points = grid.values[s, a:b].ravel()
-        first, last = _first_last(over_threshold(points, s) & (points >= growth_level))
+        first, last = _first_last(over_threshold(points, s) & _reaches(points, growth_level))
         yield Burst(
             MONTHLY, grid.scopes[s], label,
             start=grid.epoch(a, first), end=grid.epoch(a, last) + STEP_SECONDS,
@@ -114,11 +126,12 @@ def daily_peak_jump(grid: DayGrid, policy: Policy) -> Iterator[Burst | Unchecked
     peaks = daily_peaks(grid.values)
     with np.errstate(invalid="ignore"):
         jump = peaks[:, 1:] - peaks[:, :-1]
-    fires = jump >= increment[:, None]
+    fires = _reaches(jump, increment[:, None])
     for s, d in zip(*np.nonzero(fires), strict=True):
         day = d + 1
         level = peaks[s, d] + increment[s]
-        first, last = _first_last(grid.values[s, day] >= level)
+        # The same subtraction as ``jump``, so the day's peak is always among the firing points.
+        first, last = _first_last(_reaches(grid.values[s, day] - peaks[s, d], increment[s]))
         yield Burst(
             DAILY_JUMP, grid.scopes[s], grid.day(day).isoformat(),
             start=grid.epoch(day, first), end=grid.epoch(day, last) + STEP_SECONDS,
