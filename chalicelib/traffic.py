@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import math
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,12 +105,16 @@ def load_file(path: str | Path) -> TrafficSet:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}", field="traffic") from None
-    if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
-        path_kind = path.with_suffix("").suffix
-    else:
-        path_kind = path.suffix
-    text = raw.decode("utf-8-sig")
+    path_kind = path.with_suffix("").suffix if path.suffix == ".gz" else path.suffix
+    try:
+        if path.suffix == ".gz":
+            raw = gzip.decompress(raw)
+        text = raw.decode("utf-8-sig")
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise TrafficError([f"{path}: not a valid gzip file: {exc}"]) from None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise TrafficError([f"{path}:{line}: not UTF-8 text"]) from None
     if path_kind == ".json":
         return parse_json(text, source=str(path))
     return parse_csv(text, source=str(path))
