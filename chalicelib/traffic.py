@@ -29,6 +29,9 @@ SCOPES_BY_METRIC = {"bandwidth": frozenset(BILLING_AREAS), "concurrency": frozen
 UNITS = {"bandwidth": "Gbit/s", "concurrency": "tasks"}
 MAX_REPORTED_ERRORS = 20
 
+# A row to check, or the reason it is bad already found while reading it (a str).
+Row = Mapping[str, Any] | str
+
 
 class TrafficError(InputError):
     """One or more bad rows; ``problems`` lists them as 'source:line: reason'."""
@@ -130,12 +133,12 @@ def parse_csv(text: str, source: str = "<csv>") -> TrafficSet:
             [f"{source}:1: header must be {','.join(COLUMNS)}, got {','.join(header)}"]
         )
 
-    def rows() -> Iterator[tuple[str, Mapping[str, Any]]]:
+    def rows() -> Iterator[tuple[str, Row]]:
         for line, record in enumerate(reader, start=2):
             if not record or all(not cell.strip() for cell in record):
                 continue
             if len(record) != len(COLUMNS):
-                yield f"{source}:{line}", {"_columns": len(record)}
+                yield f"{source}:{line}", f"expected {len(COLUMNS)} columns, got {len(record)}"
             else:
                 yield f"{source}:{line}", dict(zip(COLUMNS, record, strict=True))
 
@@ -157,22 +160,25 @@ def parse_rows(data: Any, source: str = "<json>") -> TrafficSet:
     if not isinstance(data, list):
         raise TrafficError([f"{source}: expected a list of points or an object with 'points'"])
 
-    def rows() -> Iterator[tuple[str, Mapping[str, Any]]]:
+    def rows() -> Iterator[tuple[str, Row]]:
         for index, item in enumerate(data):
             where = f"{source}: item {index}"
             if not isinstance(item, dict):
-                yield where, {"_not_object": True}
+                yield where, "expected an object with time, metric, scope and value"
             else:
                 yield where, item
 
     return _build(rows(), source)
 
 
-def _build(rows: Iterable[tuple[str, Mapping[str, Any]]], source: str) -> TrafficSet:
+def _build(rows: Iterable[tuple[str, Row]], source: str) -> TrafficSet:
     problems: list[str] = []
     points: dict[tuple[str, str], dict[int, float]] = {}
     first_seen: dict[tuple[str, str, int], str] = {}
     for where, row in rows:
+        if isinstance(row, str):
+            problems.append(f"{where}: {row}")
+            continue
         try:
             metric, scope, epoch, value = _check_row(row)
         except ValueError as exc:
@@ -199,10 +205,6 @@ def _build(rows: Iterable[tuple[str, Mapping[str, Any]]], source: str) -> Traffi
 
 
 def _check_row(row: Mapping[str, Any]) -> tuple[str, str, int, float]:
-    if "_columns" in row:
-        raise ValueError(f"expected {len(COLUMNS)} columns, got {row['_columns']}")
-    if "_not_object" in row:
-        raise ValueError("expected an object with time, metric, scope and value")
     unknown = set(row) - set(COLUMNS)
     if unknown:
         raise ValueError(f"unknown field(s) {', '.join(sorted(unknown))}")
