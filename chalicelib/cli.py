@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from chalicelib.errors import InputError
-from chalicelib.events import Event
+from chalicelib.events import Event, event_id_for
 from chalicelib.planner import AssuranceRequest, Plan, make_plan
 from chalicelib.policy import Policy, describe_validation_error, load_policy
 from chalicelib.settings import Settings
@@ -163,11 +163,12 @@ def _store() -> Store:
 
 
 def cmd_events_add(args: argparse.Namespace) -> int:
+    start = parse_now(args.start)
     try:
         event = Event(
-            id=args.id or _slug(args.name, args.start),
+            id=args.id or event_id_for(args.name, start),
             name=args.name,
-            start=parse_now(args.start),
+            start=start,
             end=parse_now(args.end),
             major=args.major,
             scopes=tuple(args.scope or ()),
@@ -178,12 +179,6 @@ def cmd_events_add(args: argparse.Namespace) -> int:
     _store().put_event(event)
     print(f"saved {event.id}")
     return 0
-
-
-def _slug(name: str, start: str) -> str:
-    words = "".join(c.lower() if c.isalnum() else "-" for c in name).strip("-")
-    slug = "-".join(part for part in words.split("-") if part)[:80] or "event"
-    return f"{slug}-{start[:10]}"
 
 
 def cmd_events_list(args: argparse.Namespace) -> int:

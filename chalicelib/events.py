@@ -57,6 +57,13 @@ class Event(BaseModel):
         return self.id.startswith(GALA_PREFIX)
 
 
+def event_id_for(name: str, start: dt.datetime) -> str:
+    """A readable id for a new event: its name as a slug, and its start date."""
+    words = "".join(c.lower() if c.isascii() and c.isalnum() else "-" for c in name)
+    slug = "-".join(part for part in words.split("-") if part)[:80] or "event"
+    return f"{slug}-{start.date().isoformat()}"
+
+
 def spring_festival_gala(year: int, zone: ZoneInfo) -> Event:
     """CCTV's gala on Chinese New Year's Eve, 20:00-00:30, of the lunar year ``year``."""
     eve = spring_festival_eve(year)

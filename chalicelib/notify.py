@@ -6,11 +6,17 @@ import sys
 from typing import Protocol, TextIO
 
 from chalicelib.planner import AssuranceRequest
-from chalicelib.tracking import Change
+from chalicelib.tracking import Change, TrackedRequest
 
 
 class Notifier(Protocol):
-    def announce(self, changes: list[Change]) -> None: ...
+    def announce(self, changes: list[Change]) -> None:
+        """What a planning cycle changed."""
+        ...
+
+    def remind(self, requests: list[TrackedRequest]) -> None:
+        """Requests still to be filed whose deadline is near or past."""
+        ...
 
 
 def describe(request: AssuranceRequest) -> str:
@@ -37,3 +43,7 @@ class ConsoleNotifier:
     def announce(self, changes: list[Change]) -> None:
         for change in changes:
             print(change_line(change), file=self.stream)
+
+    def remind(self, requests: list[TrackedRequest]) -> None:
+        for tracked in requests:
+            print(f"reminder  {describe(tracked.request)}", file=self.stream)

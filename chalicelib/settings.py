@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 
 from chalicelib.errors import InputError
 from chalicelib.policy import describe_validation_error
@@ -31,6 +31,13 @@ class Settings(BaseModel):
     # DynamoDB (store = "dynamodb")
     table_prefix: str = "burst-assurance"
     dynamodb_endpoint: str | None = None  # DynamoDB Local in tests
+    # API authentication. "bearer": the app checks `Authorization: Bearer <api_token>` (local,
+    # tests). "api-key": API Gateway checked the API key before the request reached us (AWS).
+    api_auth: Literal["bearer", "api-key"] = "bearer"
+    api_token: SecretStr | None = None
+    ical_token: SecretStr | None = None  # the secret in the iCalendar feed's URL
+    # On AWS the tokens live in Secrets Manager, as JSON {"api_token": ..., "ical_token": ...}.
+    secret_id: str | None = None
 
     @field_validator("traffic", mode="before")
     @classmethod

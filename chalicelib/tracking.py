@@ -40,6 +40,7 @@ class TrackedRequest(BaseModel):
     presence: Presence = Presence.ACTIVE
     decision: Decision | None = None
     ticket_id: str | None = None
+    reminded_on: dt.date | None = None  # local day of the last deadline reminder
     version: int = 1
     created_at: AwareDatetime
     updated_at: AwareDatetime
@@ -47,6 +48,12 @@ class TrackedRequest(BaseModel):
     @property
     def id(self) -> str:
         return self.request.id
+
+    @property
+    def needs_filing(self) -> bool:
+        """Still waiting for someone: active, not rejected, no ticket filed yet."""
+        rejected = self.decision is not None and self.decision.outcome == "rejected"
+        return self.presence is Presence.ACTIVE and not rejected and self.ticket_id is None
 
 
 class AuditEntry(BaseModel):
