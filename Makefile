@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # The bundled example traffic covers Dec 2026 - Feb 2027; the demo is pinned to a moment before it.
 EXAMPLE_NOW ?= 2026-11-23T09:00:00+08:00
 
-.PHONY: run plan test lint typecheck unit bench clean
+.PHONY: run plan test lint typecheck unit bench openapi clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ unit: $(VENV)/.installed
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+openapi: $(VENV)/.installed
+	$(BIN)/python -m chalicelib.api > openapi.json
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_rules.py

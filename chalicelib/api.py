@@ -346,3 +346,7 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
+
+
+if __name__ == "__main__":  # `make openapi` writes the checked-in copy with this
+    print(json.dumps(openapi_document(), indent=2, sort_keys=True))
