@@ -173,7 +173,9 @@ def test_deadline_watch_skips_rejected_requests(store):
     store.save_request(
         rejected,
         1,
-        AuditEntry(request_id=tracked.id, version=2, at=cst(2026, 3, 1), actor="U1", action="decided"),
+        AuditEntry(
+            request_id=tracked.id, version=2, at=cst(2026, 3, 1), actor="U1", action="decided"
+        ),
     )
 
     assert deadline_watch(store, ConsoleNotifier(io.StringIO()), POLICY, cst(2026, 3, 3, 9)) == []
