@@ -1,0 +1,261 @@
+"""The plan (design.md §3-§4): which requests a forecast needs, by when, and what to warn about."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import pytest
+from builders import CST, UTC, bandwidth, local, spans, traffic
+
+from chalicelib.events import Event, spring_festival_gala
+from chalicelib.planner import make_plan
+from chalicelib.policy import Policy
+from chalicelib.traffic import TrafficSet
+
+POLICY = Policy()
+NOW = local(2026, 3, 1, 10)
+REQUEST_KEYS = {
+    "id", "rule", "scope", "burst_start", "burst_end", "forecast_peak", "baseline", "threshold",
+    "unit", "event", "lead_time", "deadline", "status", "estimated_calendar",
+}  # fmt: skip
+
+
+def jump(day: dt.date, scope: str = "CN", hours: tuple[int, int] = (19, 21)) -> TrafficSet:
+    """The day before ``day`` flat at 50 Gbit/s; ``day`` the same but 300 between the hours."""
+    start = dt.datetime.combine(day, dt.time(hours[0]), tzinfo=CST)
+    end = dt.datetime.combine(day, dt.time(hours[1]), tzinfo=CST)
+    return traffic(
+        bandwidth(scope, day - dt.timedelta(days=1), day, spans(50.0, [(start, end, 300.0)]))
+    )
+
+
+def plan_json(data: TrafficSet, now: dt.datetime, events: list[Event] | None = None) -> Any:
+    return json.loads(make_plan(data, events or [], POLICY, now).model_dump_json())
+
+
+def event(
+    id: str, start: dt.datetime, end: dt.datetime, major: bool = True, scopes: tuple[str, ...] = ()
+) -> Event:
+    return Event(
+        id=id, name=id.replace("-", " ").title(), start=start, end=end, major=major, scopes=scopes
+    )
+
+
+def test_a_cn_jump_needs_a_ticket_three_working_days_ahead() -> None:
+    plan = plan_json(jump(dt.date(2026, 3, 9)), NOW)
+    assert set(plan) == {"now", "requests", "warnings"}
+    assert plan["now"] == "2026-03-01T10:00:00+08:00"
+    assert plan["warnings"] == []
+    [request] = plan["requests"]
+    assert set(request) >= REQUEST_KEYS
+    assert {k: request[k] for k in REQUEST_KEYS} == {
+        "id": "daily-peak-jump/CN/2026-03-09",
+        "rule": "daily-peak-jump",
+        "scope": "CN",
+        "burst_start": "2026-03-09T19:00:00+08:00",
+        "burst_end": "2026-03-09T21:00:00+08:00",
+        "forecast_peak": 300.0,
+        "baseline": 50.0,
+        "threshold": 250.0,
+        "unit": "Gbit/s",
+        "event": None,
+        # Monday 9 March: Friday 6, Thursday 5, Wednesday 4 March, at 18:00 CST.
+        "lead_time": "3 working days",
+        "deadline": "2026-03-04T18:00:00+08:00",
+        "status": "upcoming",  # 80 hours ahead
+        "estimated_calendar": False,
+    }
+
+
+def test_now_in_utc_is_shown_in_the_provider_zone() -> None:
+    plan = plan_json(jump(dt.date(2026, 3, 9)), dt.datetime(2026, 3, 1, 2, tzinfo=UTC))
+    assert plan["now"] == "2026-03-01T10:00:00+08:00"
+
+
+def test_requests_are_ordered_by_deadline() -> None:
+    both = TrafficSet(
+        {**jump(dt.date(2026, 3, 16), "AP1").series, **jump(dt.date(2026, 3, 9)).series}
+    )
+    plan = plan_json(both, NOW)
+    assert [(r["id"], r["deadline"]) for r in plan["requests"]] == [
+        ("daily-peak-jump/CN/2026-03-09", "2026-03-04T18:00:00+08:00"),
+        ("daily-peak-jump/AP1/2026-03-16", "2026-03-11T18:00:00+08:00"),
+        # AP1 at 50 is also over 40 all month from Sunday 15 March: the same deadline, so the
+        # id breaks the tie.
+        ("monthly-charged-bandwidth/AP1/2026-03", "2026-03-11T18:00:00+08:00"),
+    ]
+
+
+# -- events ------------------------------------------------------------------------------------
+
+
+def test_a_major_event_over_the_burst_needs_a_month() -> None:
+    final = event("cup-final", local(2026, 3, 9, 18), local(2026, 3, 9, 23))
+    [request] = plan_json(jump(dt.date(2026, 3, 9)), NOW, [final])["requests"]
+    assert request["event"] == {"id": "cup-final", "name": "Cup Final", "major": True}
+    assert request["lead_time"] == "1 month"
+    assert request["deadline"] == "2026-02-09T18:00:00+08:00"  # Monday 9 February
+    assert request["status"] == "overdue"
+    assert request["estimated_calendar"] is False
+
+
+def test_a_month_ahead_counts_from_the_earlier_of_event_and_burst() -> None:
+    # The event starts the evening before: 8 March - 1 month = Sunday 8 February, so Friday 6.
+    weekend = event("cup-weekend", local(2026, 3, 8, 20), local(2026, 3, 9, 23))
+    [request] = plan_json(jump(dt.date(2026, 3, 9)), NOW, [weekend])["requests"]
+    assert request["deadline"] == "2026-02-06T18:00:00+08:00"
+
+
+def test_a_month_ahead_clamps_to_the_month_end_and_keeps_make_up_days() -> None:
+    # 31 March - 1 month = 28 February 2026, a Saturday but an official make-up working day.
+    gala = event("spring-show", local(2026, 3, 31, 19), local(2026, 3, 31, 22))
+    [request] = plan_json(jump(dt.date(2026, 3, 31)), NOW, [gala])["requests"]
+    assert request["deadline"] == "2026-02-28T18:00:00+08:00"
+
+
+@pytest.mark.parametrize(
+    ("other", "expected_event"),
+    [
+        (event("ap1-final", local(2026, 3, 9, 18), local(2026, 3, 9, 23), scopes=("AP1",)), None),
+        (event("before", local(2026, 3, 9, 17), local(2026, 3, 9, 19)), None),  # ends at start
+        (
+            event("concert", local(2026, 3, 9, 20), local(2026, 3, 9, 22), major=False),
+            {"id": "concert", "name": "Concert", "major": False},
+        ),
+        (
+            event("cn-concert", local(2026, 3, 9, 20), local(2026, 3, 9, 22), False, ("CN", "EU")),
+            {"id": "cn-concert", "name": "Cn Concert", "major": False},
+        ),
+    ],
+)
+def test_events_that_do_not_make_it_a_month(other: Event, expected_event: object) -> None:
+    [request] = plan_json(jump(dt.date(2026, 3, 9)), NOW, [other])["requests"]
+    assert request["event"] == expected_event
+    assert request["lead_time"] == "3 working days"
+    assert request["deadline"] == "2026-03-04T18:00:00+08:00"
+
+
+def test_the_spring_festival_gala_is_generated() -> None:
+    gala = spring_festival_gala(2027, CST)
+    assert (gala.id, gala.name, gala.major) == (
+        "spring-festival-gala-2027",
+        "Spring Festival Gala 2027",
+        True,
+    )
+    assert gala.start == dt.datetime(2027, 2, 5, 12, tzinfo=UTC)  # 20:00 CST, New Year's Eve
+    assert gala.end == dt.datetime(2027, 2, 5, 16, 30, tzinfo=UTC)  # 00:30 CST
+
+
+def test_a_jump_on_gala_evening_needs_a_month_on_an_estimated_calendar() -> None:
+    now = local(2026, 12, 1, 10)
+    plan = plan_json(jump(dt.date(2027, 2, 5), hours=(20, 22)), now)
+    [request] = plan["requests"]
+    assert request["id"] == "daily-peak-jump/CN/2027-02-05"
+    assert request["event"] == {
+        "id": "spring-festival-gala-2027",
+        "name": "Spring Festival Gala 2027",
+        "major": True,
+    }
+    assert request["lead_time"] == "1 month"
+    # 5 February - 1 month = Tuesday 5 January 2027; 2027's arrangement is not published yet.
+    assert request["deadline"] == "2027-01-05T18:00:00+08:00"
+    assert request["estimated_calendar"] is True
+    assert request["status"] == "upcoming"
+    [warning] = plan["warnings"]  # the gala has a forecast: no event warning
+    assert warning["code"] == "estimated-calendar"
+    assert "1 deadline(s)" in warning["message"]
+    assert "for 2027:" in warning["message"]
+    assert "calendar.official_through = 2026" in warning["message"]
+
+
+# -- status and time -----------------------------------------------------------------------------
+
+DEADLINE = local(2026, 3, 4, 18)
+
+
+@pytest.mark.parametrize(
+    ("now", "status"),
+    [
+        (DEADLINE - dt.timedelta(hours=72, minutes=5), "upcoming"),
+        (DEADLINE - dt.timedelta(hours=72), "due"),  # the 72-hour reminder window opens
+        ((DEADLINE - dt.timedelta(hours=72)).astimezone(UTC), "due"),
+        (DEADLINE - dt.timedelta(minutes=1), "due"),
+        (DEADLINE, "due"),
+        (DEADLINE + dt.timedelta(minutes=1), "overdue"),
+        (local(2026, 3, 9, 20, 55), "overdue"),  # the burst is still on
+    ],
+)
+def test_status_around_the_reminder_window_and_the_deadline(now: dt.datetime, status: str) -> None:
+    [request] = plan_json(jump(dt.date(2026, 3, 9)), now)["requests"]
+    assert request["status"] == status
+
+
+@pytest.mark.parametrize("now", [local(2026, 3, 9, 21), local(2026, 3, 12)])
+def test_a_burst_that_is_over_is_not_planned(now: dt.datetime) -> None:
+    assert plan_json(jump(dt.date(2026, 3, 9)), now)["requests"] == []
+
+
+def test_a_naive_now_is_refused() -> None:
+    with pytest.raises(ValueError, match="UTC offset"):
+        make_plan(jump(dt.date(2026, 3, 9)), [], POLICY, dt.datetime(2026, 3, 1, 10))
+
+
+# -- warnings ----------------------------------------------------------------------------------
+
+
+def test_a_major_event_without_a_forecast_is_a_warning() -> None:
+    events = [
+        event("world-final", local(2026, 6, 10, 20), local(2026, 6, 10, 23)),
+        event("beyond-horizon", local(2026, 7, 1, 20), local(2026, 7, 1, 23)),  # > 120 days
+        event("minor", local(2026, 5, 10, 20), local(2026, 5, 10, 23), major=False),
+        event("over", local(2026, 2, 20, 20), local(2026, 3, 1, 10)),  # ended at now
+        event("covered", local(2026, 3, 9, 20), local(2026, 3, 9, 21)),
+        event("ap1-only", local(2026, 3, 9, 8), local(2026, 3, 9, 9), scopes=("AP1",)),
+    ]
+    plan = plan_json(jump(dt.date(2026, 3, 9)), NOW, events)
+    assert plan["warnings"] == [
+        {
+            "code": "event-without-forecast",
+            # The CN forecast covers 9 March, but this event is for AP1 only.
+            "message": "no forecast yet for Ap1 Only (2026-03-09); "
+            "a ticket would be due by 2026-02-09 18:00 CST",
+        },
+        {
+            "code": "event-without-forecast",
+            # 10 June - 1 month = Sunday 10 May; Saturday 9 May 2026 is a make-up working day.
+            "message": "no forecast yet for World Final (2026-06-10); "
+            "a ticket would be due by 2026-05-09 18:00 CST",
+        },
+    ]
+
+
+def test_the_gala_without_a_forecast_is_a_warning() -> None:
+    plan = plan_json(TrafficSet(), local(2026, 12, 1, 10))
+    assert plan["requests"] == []
+    assert plan["warnings"] == [
+        {
+            "code": "event-without-forecast",
+            "message": "no forecast yet for Spring Festival Gala 2027 (2027-02-05); "
+            "a ticket would be due by 2027-01-05 18:00 CST",
+        }
+    ]
+
+
+def test_a_high_first_day_is_warned_as_unchecked_until_it_is_over() -> None:
+    first = traffic(
+        bandwidth(
+            "AP1",
+            dt.date(2026, 3, 9),
+            dt.date(2026, 3, 9),
+            spans(10.0, [(local(2026, 3, 9, 20), local(2026, 3, 9, 21), 70.0)]),
+        )
+    )
+    warning = {
+        "code": "unchecked-day",
+        "message": "daily-peak-jump not checked for AP1 on 2026-03-09: no data for the day before",
+    }
+    assert warning in plan_json(first, NOW)["warnings"]
+    assert warning in plan_json(first, local(2026, 3, 9, 23, 59))["warnings"]
+    assert warning not in plan_json(first, local(2026, 3, 10))["warnings"]
