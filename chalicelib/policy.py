@@ -92,7 +92,7 @@ class CalendarPolicy(_Section):
     # arrangement published from 2010 to 2026 (tests/test_workdays.py checks it).
     estimate_windows: dict[str, tuple[int, int]] = Field(
         default_factory=lambda: {
-            "new-year": (0, 2),
+            "new-year": (1, 2),
             "spring-festival": (2, 8),
             "qingming": (2, 2),
             "labour-day": (2, 4),

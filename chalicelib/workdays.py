@@ -110,8 +110,10 @@ def estimated_year(year: int, windows: dict[str, tuple[int, int]]) -> YearTable:
         if dates:
             anchors[key] = min(dates)
     off: set[dt.date] = {d for d in guess if d.year == year}
-    for key, anchor in anchors.items():
-        before, after = windows.get(key, (0, 0))
+    spans = [(anchor, windows.get(key, (0, 0))) for key, anchor in anchors.items()]
+    # The next New Year's break can start in this December (2018-12-31 was a day off).
+    spans.append((dt.date(year + 1, 1, 1), windows.get("new-year", (0, 0))))
+    for anchor, (before, after) in spans:
         off.update(anchor + ONE_DAY * offset for offset in range(-before, after + 1))
     return YearTable(
         frozenset(d for d in off if d.weekday() < 5 and d.year == year),
