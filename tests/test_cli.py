@@ -1,0 +1,177 @@
+"""The burst-assurance command: plan from files, run cycles against the store, keep events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from chalicelib.cli import main
+
+CST = ZoneInfo("Asia/Shanghai")
+NOW = "2026-03-01T09:00:00+08:00"
+
+
+def write_traffic(path: Path, jump_day: dt.date, days: int = 20) -> Path:
+    """CN at 50 Gbit/s from 2026-03-01, +260 Gbit/s from 20:00 on ``jump_day``."""
+    lines = ["time,metric,scope,value"]
+    start = dt.datetime(2026, 3, 1, tzinfo=CST)
+    for i in range(days * 288):
+        t = start + dt.timedelta(minutes=5 * i)
+        value = 310.0 if t.date() == jump_day and t.hour >= 20 else 50.0
+        lines.append(f"{t.isoformat()},bandwidth,CN,{value}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A clean data folder and traffic file; settings point at them through the environment."""
+    traffic = write_traffic(tmp_path / "cn.csv", dt.date(2026, 3, 9))
+    monkeypatch.setenv("BURST_ASSURANCE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BURST_ASSURANCE_TRAFFIC", str(traffic))
+    return tmp_path
+
+
+def test_plan_table_shows_deadline_rule_scope_and_peak(workdir, capsys):
+    assert main(["plan", "--traffic", str(workdir / "cn.csv"), "--now", NOW]) == 0
+    out = capsys.readouterr().out
+    header, row = out.splitlines()[:2]
+    assert header.split()[:4] == ["DEADLINE", "DAYS", "LEFT", "STATUS"]
+    assert row.startswith("Wed 2026-03-04 18:00")
+    assert "daily-peak-jump" in row
+    assert " CN " in row
+    assert "310.0 / 250.0 Gbit/s" in row
+    assert "3 working days" in row
+    assert "1 request(s) as of 2026-03-01 09:00 CST" in out
+
+
+def test_plan_json_has_the_documented_shape(workdir, capsys):
+    main(["plan", "--traffic", str(workdir / "cn.csv"), "--now", NOW, "--format", "json"])
+    plan = json.loads(capsys.readouterr().out)
+    assert set(plan) == {"now", "requests", "warnings"}
+    (request,) = plan["requests"]
+    assert request["id"] == "daily-peak-jump/CN/2026-03-09"
+    assert request["deadline"] == "2026-03-04T18:00:00+08:00"
+    assert request["burst_start"] == "2026-03-09T20:00:00+08:00"
+    assert request["event"] is None
+    assert request["status"] == "upcoming"
+    assert request["estimated_calendar"] is False
+
+
+def test_plan_with_a_major_event_file_uses_the_one_month_lead(workdir, capsys):
+    events = workdir / "events.json"
+    events.write_text(
+        json.dumps(
+            [
+                {
+                    "id": "final",
+                    "name": "League final",
+                    "start": "2026-03-09T19:30:00+08:00",
+                    "end": "2026-03-09T22:30:00+08:00",
+                    "major": True,
+                }
+            ]
+        )
+    )
+    args = ["plan", "--traffic", str(workdir / "cn.csv"), "--events", str(events)]
+    main([*args, "--now", NOW, "--format", "json"])
+    (request,) = json.loads(capsys.readouterr().out)["requests"]
+    assert request["event"] == {"id": "final", "name": "League final", "major": True}
+    assert request["lead_time"] == "1 month"
+    assert request["deadline"] == "2026-02-09T18:00:00+08:00"
+    assert request["status"] == "overdue"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--now", "2026-03-01T09:00:00"], "--now '2026-03-01T09:00:00' needs a UTC offset"),
+        (["--now", "yesterday"], "--now 'yesterday' is not an ISO 8601 time"),
+        (["--policy", "missing.toml"], "missing.toml: policy file not found"),
+    ],
+)
+def test_bad_flags_exit_2_with_one_line(workdir, capsys, args, message):
+    code = main(["plan", "--traffic", str(workdir / "cn.csv"), *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert message in err
+
+
+def test_bad_traffic_row_names_file_and_line(workdir, capsys):
+    bad = workdir / "bad.csv"
+    bad.write_text("time,metric,scope,value\n2026-03-01T00:00:00+08:00,bandwidth,CN,-1\n")
+    assert main(["plan", "--traffic", str(bad), "--now", NOW]) == 2
+    assert f"{bad}:2: value '-1' is negative" in capsys.readouterr().err
+
+
+def test_bad_policy_names_the_field(workdir, capsys):
+    policy = workdir / "policy.toml"
+    policy.write_text("[lead_times]\nworking_days = 0\n")
+    assert main(["plan", "--traffic", str(workdir / "cn.csv"), "--policy", str(policy)]) == 2
+    assert "lead_times.working_days" in capsys.readouterr().err
+
+
+def test_run_twice_changes_nothing_the_second_time(workdir, capsys):
+    assert main(["run", "--now", NOW]) == 0
+    first = capsys.readouterr()
+    assert "created   daily-peak-jump/CN/2026-03-09" in first.out
+    assert "cycle done: 1 created" in first.err
+
+    assert main(["run", "--now", NOW]) == 0
+    second = capsys.readouterr()
+    assert "created" not in second.out
+    assert "cycle done: no changes" in second.err
+    assert (workdir / "data" / "burst-assurance.sqlite3").exists()
+
+
+def test_events_add_list_export_import_remove(workdir, capsys):
+    add = ["events", "add", "--name", "Cup Final", "--major", "--scope", "CN"]
+    assert (
+        main([*add, "--start", "2026-03-09T19:30:00+08:00", "--end", "2026-03-09T22:00:00+08:00"])
+        == 0
+    )
+    assert capsys.readouterr().out.strip() == "saved cup-final-2026-03-09"
+
+    main(["events", "list", "--format", "json"])
+    (event,) = json.loads(capsys.readouterr().out)
+    assert event["major"] is True
+    assert event["scopes"] == ["CN"]
+
+    ics = workdir / "calendar.ics"
+    assert main(["events", "export", str(ics)]) == 0
+    assert main(["events", "remove", "cup-final-2026-03-09"]) == 0
+    capsys.readouterr()
+    assert main(["events", "import", str(ics)]) == 0
+    assert "imported 1 event(s)" in capsys.readouterr().out
+    main(["events", "list", "--format", "json"])
+    assert json.loads(capsys.readouterr().out) == [event]
+
+
+def test_events_remove_unknown_id_fails(workdir, capsys):
+    assert main(["events", "remove", "nope"]) == 2
+    assert "no event with id 'nope'" in capsys.readouterr().err
+
+
+def test_events_add_rejects_end_before_start(workdir, capsys):
+    args = ["events", "add", "--name", "X", "--start", "2026-03-09T20:00:00+08:00"]
+    assert main([*args, "--end", "2026-03-09T19:00:00+08:00"]) == 2
+    assert "end must be after start" in capsys.readouterr().err
+
+
+def test_console_script_is_installed_and_runs(workdir):
+    script = shutil.which("burst-assurance", path=str(Path(sys.executable).parent))
+    assert script, "the burst-assurance console script is not installed in this environment"
+    result = subprocess.run(
+        [script, "plan", "--traffic", str(workdir / "cn.csv"), "--now", NOW, "--format", "json"],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["requests"][0]["id"] == "daily-peak-jump/CN/2026-03-09"
