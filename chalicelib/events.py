@@ -16,6 +16,7 @@ from chalicelib.workdays import spring_festival_eve
 EVENT_SCOPES = frozenset((*BILLING_AREAS, *CONCURRENCY_SCOPES))
 EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 GALA_PREFIX = "spring-festival-gala-"
+GALA_YEARS = range(1983, 2100)  # CCTV's first gala; the lunar calendar we use ends in 2099
 
 
 class Event(BaseModel):
@@ -83,6 +84,8 @@ def with_galas(events: Iterable[Event], years: Iterable[int], zone: ZoneInfo) ->
     result = list(events)
     have = {e.id for e in result}
     result.extend(
-        spring_festival_gala(y, zone) for y in sorted(set(years)) if f"{GALA_PREFIX}{y}" not in have
+        spring_festival_gala(y, zone)
+        for y in sorted(set(years))
+        if y in GALA_YEARS and f"{GALA_PREFIX}{y}" not in have
     )
     return sorted(result, key=lambda e: (e.start, e.id))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.events import Event, with_galas
+from chalicelib.events import GALA_PREFIX, Event, with_galas
 from chalicelib.notify import Notifier
 from chalicelib.planner import Plan, Status, make_plan, status_at
 from chalicelib.policy import Policy
@@ -147,14 +147,20 @@ def calendar_events(
     major: bool | None = None,
     now: dt.datetime | None = None,
 ) -> list[Event]:
-    """Stored events plus the generated Spring Festival Galas, filtered by overlap and kind."""
+    """Stored events plus the generated Spring Festival Galas, filtered by overlap and kind.
+
+    Galas are generated for the years of the stored events and of ``now`` (and the next), within
+    the asked range."""
     stored = store.list_events()
     years = {e.start.year for e in stored}
-    for moment in (start, end, now):
-        if moment is not None:
-            years.add(moment.astimezone(policy.zone).year)
+    if now is not None:
+        years |= {now.year, now.year + 1}
+    if start is not None:
+        years = {y for y in years if y >= start.year} | {start.year}
+    if end is not None:
+        years = {y for y in years if y <= end.year} | {end.year}
     if years:
-        years = set(range(min(years), max(years) + 2))
+        years = set(range(min(years), max(years) + 1))
     return [
         e
         for e in with_galas(stored, years, policy.zone)
@@ -166,10 +172,9 @@ def calendar_events(
 
 def get_event(store: Store, policy: Policy, event_id: str) -> Event:
     event = store.get_event(event_id)
-    if event is None and event_id.startswith("spring-festival-gala-"):
-        year = event_id.removeprefix("spring-festival-gala-")
-        if year.isdigit() and 1900 < int(year) < 2200:
-            event = with_galas([], [int(year)], policy.zone)[0]
+    year = event_id.removeprefix(GALA_PREFIX)
+    if event is None and event_id.startswith(GALA_PREFIX) and year.isdigit():
+        event = next(iter(with_galas([], [int(year)], policy.zone)), None)
     if event is None:
         raise NotFound(f"no event with id {event_id!r}")
     return event

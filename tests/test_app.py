@@ -57,7 +57,10 @@ def client(request, tmp_path, monkeypatch):
         DynamoStore.from_settings(settings).create_tables()
     set_clock(monkeypatch, NOW)
     runtime.reset()
-    with Client(application.app) as test_client:
+    # An empty project: the deployed stages' environment (.chalice/config.json) stays out.
+    (tmp_path / ".chalice").mkdir()
+    (tmp_path / ".chalice" / "config.json").write_text('{"version": "2.0", "app_name": "t"}')
+    with Client(application.app, project_dir=str(tmp_path)) as test_client:
         yield test_client
     runtime.reset()
 

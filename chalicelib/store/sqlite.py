@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,14 +36,27 @@ class SqliteStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a read-check-write holds
-        # the write lock from the read on, and a second process waits instead of interleaving.
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._local = threading.local()  # one connection per thread (chalice local is threaded)
+        self._connections: list[sqlite3.Connection] = []
         self._migrate()
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a read-check-write
+            # holds the write lock from the read on, and another writer waits its turn.
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            self._local.db = db
+            self._connections.append(db)
+        return db
+
     def close(self) -> None:
-        self._db.close()
+        for db in self._connections:
+            db.close()
+        self._connections.clear()
+        self._local = threading.local()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
