@@ -89,7 +89,8 @@ class CalendarPolicy(_Section):
     overrides: dict[int, YearArrangement] = Field(default_factory=dict)
     # For a year with no published arrangement: days around each holiday that are treated as off,
     # as (days before, days after) the holiday's anchor date. Wide enough to cover every
-    # arrangement published from 2010 to 2026 (tests/test_workdays.py checks it).
+    # arrangement published from 2010 to 2026 (tests/test_workdays.py checks it), except the
+    # one-off days off of 2015-09-03/04, decreed mid-year, which no window could foresee.
     estimate_windows: dict[str, tuple[int, int]] = Field(
         default_factory=lambda: {
             "new-year": (1, 2),
