@@ -1,0 +1,216 @@
+"""Twenty planning cycles at once over the same forecast: no duplicates, no lost updates.
+
+Each thread opens its own store (its own SQLite connection on the same file, or its own boto3
+client on the same DynamoDB Local tables) and keeps it for the test; for every round all of
+them wait at a barrier, then apply the same plan with chalicelib.service.apply_plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from chalicelib.errors import Conflict
+from chalicelib.planner import Plan, make_plan
+from chalicelib.policy import Policy
+from chalicelib.service import apply_plan
+from chalicelib.settings import Settings
+from chalicelib.store import Store
+from chalicelib.store.dynamodb import DynamoStore
+from chalicelib.store.sqlite import SqliteStore
+from chalicelib.tracking import AuditEntry, Change, Presence, TrackedRequest
+from chalicelib.traffic import parse_csv
+
+CST = ZoneInfo("Asia/Shanghai")
+THREADS = 20
+POLICY = Policy()
+
+Spike = tuple[str, int, float]  # billing area, day of December 2026, evening peak in Gbit/s
+FIRST_SPIKES: list[Spike] = [("CN", 3, 300.0), ("AP1", 4, 90.0), ("EU", 5, 75.0), ("CN", 6, 320.0)]
+# A later forecast: every peak higher, and the EU burst gone.
+SECOND_SPIKES: list[Spike] = [("CN", 3, 350.0), ("AP1", 4, 95.0), ("CN", 6, 420.0)]
+
+
+def forecast_csv(spikes: list[Spike]) -> str:
+    """Eight days of 5-minute bandwidth from 2026-12-01 (CST) for CN, AP1 and EU at a flat
+    base, with a 20:00-22:00 evening peak on each spike's day."""
+    rows = ["time,metric,scope,value"]
+    start = dt.datetime(2026, 12, 1, tzinfo=CST)
+    base = {"CN": 50.0, "AP1": 10.0, "EU": 5.0}
+    peaks = {(area, day): peak for area, day, peak in spikes}
+    for area, level in base.items():
+        for step in range(8 * 288):
+            t = start + dt.timedelta(minutes=5 * step)
+            value = peaks.get((area, t.day), level) if 20 <= t.hour < 22 else level
+            rows.append(f"{t.isoformat()},bandwidth,{area},{value}")
+    return "\n".join(rows) + "\n"
+
+
+def plan_for(spikes: list[Spike], now: dt.datetime) -> Plan:
+    plan = make_plan(parse_csv(forecast_csv(spikes), source="forecast.csv"), [], POLICY, now)
+    assert len(plan.requests) == len(spikes), [r.id for r in plan.requests]
+    return plan
+
+
+@pytest.fixture(scope="module")
+def plans() -> tuple[Plan, Plan]:
+    first = plan_for(FIRST_SPIKES, dt.datetime(2026, 11, 20, 9, 0, tzinfo=CST))
+    second = plan_for(SECOND_SPIKES, dt.datetime(2026, 11, 21, 9, 30, tzinfo=CST))
+    return first, second
+
+
+@pytest.fixture(params=["sqlite", pytest.param("dynamodb", marks=pytest.mark.dynamodb)])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
+    """Opens a new store on the same data each time it is called (one per thread)."""
+    opened: list[tuple[SqliteStore, int]] = []
+    if request.param == "sqlite":
+        path = tmp_path / "shared.sqlite3"
+
+        def open_sqlite() -> Store:
+            store = SqliteStore(path)
+            opened.append((store, threading.get_ident()))
+            return store
+
+        yield open_sqlite
+    else:
+        request.getfixturevalue("dynamo_store")  # creates the tables
+        settings: Settings = request.getfixturevalue("dynamodb_settings")
+        yield lambda: DynamoStore.from_settings(settings)
+    for store, thread in opened:
+        if thread == threading.get_ident():  # race() closes the ones its threads opened
+            store.close()
+
+
+class CountingStore:
+    """A store that counts the writes it lost (Conflict), to show the race really happened."""
+
+    def __init__(self, store: Store, lost: Counter[str]) -> None:
+        self._store = store
+        self._lost = lost
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    def save_request(
+        self, tracked: TrackedRequest, expected_version: int | None, audit: AuditEntry
+    ) -> None:
+        try:
+            self._store.save_request(tracked, expected_version, audit)
+        except Conflict:
+            self._lost[threading.current_thread().name] += 1
+            raise
+
+
+class PlanningCycles:
+    """THREADS threads, each with a store of its own (opened in that thread, used and closed
+    there), that run apply_plan on the same plan together each time ``run`` is called."""
+
+    def __init__(self, open_store: Callable[[], Store]) -> None:
+        self._open_store = open_store
+        self.lost: Counter[str] = Counter()  # Conflicts per thread
+        self._barrier = threading.Barrier(THREADS, timeout=60)
+        self._inboxes: list[queue.Queue[Plan | None]] = [queue.Queue() for _ in range(THREADS)]
+        self._outcomes: queue.Queue[list[Change] | BaseException] = queue.Queue()
+        self._threads = [
+            threading.Thread(target=self._work, args=(inbox,), name=f"cycle-{i}", daemon=True)
+            for i, inbox in enumerate(self._inboxes)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _work(self, inbox: queue.Queue[Plan | None]) -> None:
+        store: Store | None = None
+        failed: BaseException | None = None
+        try:
+            store = self._open_store()
+        except BaseException as exc:
+            failed = exc
+        while (plan := inbox.get()) is not None:
+            if store is None or failed is not None:
+                self._outcomes.put(failed or RuntimeError("no store"))
+                continue
+            try:
+                self._barrier.wait()  # all threads write together
+                self._outcomes.put(apply_plan(CountingStore(store, self.lost), plan))
+            except BaseException as exc:
+                self._barrier.abort()
+                self._outcomes.put(exc)
+        if isinstance(store, SqliteStore):
+            store.close()  # a SQLite connection may only be closed by its own thread
+
+    def run(self, plan: Plan) -> list[Change]:
+        """Every change any of the cycles wrote; raises the first error a cycle hit."""
+        for inbox in self._inboxes:
+            inbox.put(plan)
+        try:
+            outcomes = [self._outcomes.get(timeout=180) for _ in range(THREADS)]
+        except queue.Empty:
+            pytest.fail("a planning cycle hung")
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return [change for changes in outcomes if isinstance(changes, list) for change in changes]
+
+    def stop(self) -> None:
+        for inbox in self._inboxes:
+            inbox.put(None)
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+
+@pytest.fixture
+def cycles(open_store: Callable[[], Store]) -> Iterator[PlanningCycles]:
+    running = PlanningCycles(open_store)
+    yield running
+    running.stop()
+
+
+def test_concurrent_cycles_write_each_change_once(
+    open_store: Callable[[], Store], cycles: PlanningCycles, plans: tuple[Plan, Plan]
+) -> None:
+    first, second = plans
+    check = open_store()
+
+    # 1. twenty cycles over the same new forecast: one request per burst, created once
+    applied = cycles.run(first)
+    assert sum(cycles.lost.values()) > 0, "no write lost a race: the cycles did not overlap"
+    assert sorted(c.after.id for c in applied) == sorted(r.id for r in first.requests)
+    assert {c.action for c in applied} == {"created"}
+    stored = {t.id: t for t in check.list_requests()}
+    assert sorted(stored) == sorted(r.id for r in first.requests)
+    for request in first.requests:
+        assert stored[request.id].version == 1
+        assert stored[request.id].request == request
+        trail = check.audit_trail(request.id)
+        assert [(a.version, a.action) for a in trail] == [(1, "created")]
+
+    # 2. twenty cycles over a changed forecast, a little later: each change made exactly once
+    lost_before = sum(cycles.lost.values())
+    applied = cycles.run(second)
+    assert sum(cycles.lost.values()) > lost_before, "the second round did not race"
+    expected = {r.id: "updated" for r in second.requests}
+    expected["daily-peak-jump/EU/2026-12-05"] = "withdrawn"
+    assert Counter((c.after.id, c.action) for c in applied) == Counter(expected.items())
+    stored = {t.id: t for t in check.list_requests()}
+    assert sorted(stored) == sorted(expected)
+    for request_id, action in expected.items():
+        assert stored[request_id].version == 2
+        trail = check.audit_trail(request_id)
+        assert [(a.version, a.action) for a in trail] == [(1, "created"), (2, action)]
+        assert len({(a.request_id, a.version) for a in trail}) == len(trail)
+    for request in second.requests:
+        assert stored[request.id].request == request
+        assert stored[request.id].presence is Presence.ACTIVE
+        changes = check.audit_trail(request.id)[1].changes
+        assert "forecast_peak" in changes
+    assert stored["daily-peak-jump/EU/2026-12-05"].presence is Presence.WITHDRAWN
+
+    # 3. and once more on the same input: nothing left to do
+    assert cycles.run(second) == []
