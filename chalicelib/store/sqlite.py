@@ -139,10 +139,15 @@ class SqliteStore:
                     tracked.model_dump_json(),
                 ),
             )
-            db.execute(
-                "INSERT INTO audit (request_id, version, doc) VALUES (?, ?, ?)",
-                (audit.request_id, audit.version, audit.model_dump_json()),
-            )
+            try:
+                db.execute(
+                    "INSERT INTO audit (request_id, version, doc) VALUES (?, ?, ?)",
+                    (audit.request_id, audit.version, audit.model_dump_json()),
+                )
+            except sqlite3.IntegrityError:
+                raise Conflict(
+                    f"audit entry {audit.request_id} v{audit.version} exists already"
+                ) from None
 
     def audit_trail(self, request_id: str) -> list[AuditEntry]:
         rows = self._db.execute(
