@@ -1,0 +1,154 @@
+"""``chalice package`` for this stack: the same command line, plus two things Chalice lacks.
+
+1. The S3 drop. Chalice refuses to package ``@app.on_s3_event`` as CloudFormation: it assumes
+   the bucket exists outside the stack, and CloudFormation cannot add a notification to a bucket
+   it does not own. Ours is owned by the stack (``ForecastBucket`` in infra/template.json),
+   which is the case SAM handles itself. So each S3 subscription becomes a SAM ``S3`` event on
+   its function that points at ``ForecastBucket`` and keeps the decorator's events, prefix and
+   suffix; SAM then writes the bucket's NotificationConfiguration and the invoke permission.
+   The decorator's bucket name is not used: the function learns the stack bucket's name from
+   BURST_ASSURANCE_BUCKET (set in infra/template.json).
+
+2. Bytecode. Chalice ships sources only, and Lambda's code directories are read-only, so every
+   cold start compiled every module it imported (about 0.7 s of a 0.26 s import with the
+   .pyc files; see benchmarks/bench_cold_start.py). Each zip gets ``__pycache__/*.pyc``,
+   compiled by this interpreter, which is the one Chalice takes the Lambda runtime from,
+   in unchecked-hash mode: valid whatever the files' timestamps, and the package never changes
+   once built.
+
+Usage, with the arguments of ``chalice package`` (OUT is a directory; --single-file skips 2)::
+
+    python infra/package.py --stage dev --merge-template infra/template.json build/dev
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import py_compile
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from chalice.cli import main
+from chalice.deploy import models
+from chalice.package import SAMTemplateGenerator, UnsupportedFeatureError
+from chalice.utils import to_cfn_resource_name
+
+BUCKET_RESOURCE = "ForecastBucket"
+# `chalice package` options that take a value; everything else is a flag or the OUT argument.
+VALUED_OPTIONS = {"--stage", "--merge-template", "--pkg-format", "--template-format", "--profile"}
+
+
+def _s3_event_on_stack_bucket(
+    self: SAMTemplateGenerator, resource: models.S3BucketNotification, template: dict[str, Any]
+) -> None:
+    seen: set[str] = getattr(self, "_burst_assurance_buckets", set())
+    seen.add(resource.bucket)
+    self._burst_assurance_buckets = seen  # type: ignore[attr-defined]
+    if len(seen) > 1:
+        raise UnsupportedFeatureError(
+            f"S3 events on several buckets ({', '.join(sorted(seen))}); this stack creates one, "
+            f"{BUCKET_RESOURCE}"
+        )
+    function = template["Resources"][to_cfn_resource_name(resource.lambda_function.resource_name)]
+    properties: dict[str, Any] = {"Bucket": {"Ref": BUCKET_RESOURCE}, "Events": resource.events}
+    rules = [
+        {"Name": name, "Value": value}
+        for name, value in (("prefix", resource.prefix), ("suffix", resource.suffix))
+        if value
+    ]
+    if rules:
+        properties["Filter"] = {"S3Key": {"Rules": rules}}
+    event_name = self._register_cfn_resource_name(resource.resource_name)
+    function["Properties"].setdefault("Events", {})[event_name] = {
+        "Type": "S3",
+        "Properties": properties,
+    }
+
+
+generator: Any = SAMTemplateGenerator
+generator._generate_s3bucketnotification = _s3_event_on_stack_bucket
+
+
+def out_directory(arguments: list[str]) -> Path | None:
+    """The OUT argument of a `chalice package` command line (None with --single-file)."""
+    positional: list[str] = []
+    skip = False
+    for argument in arguments:
+        if skip:
+            skip = False
+        elif argument == "--single-file":
+            return None
+        elif argument in VALUED_OPTIONS:
+            skip = True
+        elif not argument.startswith("-"):
+            positional.append(argument)
+    return Path(positional[-1]) if positional else None
+
+
+def add_bytecode(out: Path) -> None:
+    """Add unchecked-hash .pyc files next to the modules in the package's zips."""
+    runtimes = {
+        resource["Properties"].get("Runtime")
+        for resource in json.loads((out / "sam.json").read_text())["Resources"].values()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    }
+    ours = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if runtimes != {ours}:
+        print(f"not adding bytecode: the functions run {runtimes}, this is {ours}")
+        return
+    for archive in sorted(out.glob("*.zip")):
+        _add_bytecode_to(archive)
+
+
+def _add_bytecode_to(archive: Path) -> None:
+    rebuilt = archive.with_suffix(".zip.new")
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        zipfile.ZipFile(archive) as old,
+        zipfile.ZipFile(rebuilt, "w", zipfile.ZIP_DEFLATED) as new,
+    ):
+        names = set(old.namelist())
+        for info in old.infolist():
+            new.writestr(info, old.read(info))
+        for info in old.infolist():
+            if not info.filename.endswith(".py") or "/tests/" in info.filename:
+                continue  # test suites shipped inside packages are never imported
+            target = importlib.util.cache_from_source(info.filename)
+            if target in names:
+                continue
+            source = Path(scratch) / "module.py"
+            source.write_bytes(old.read(info))
+            compiled = Path(scratch) / "module.pyc"
+            try:
+                py_compile.compile(
+                    str(source),
+                    cfile=str(compiled),
+                    dfile=info.filename,
+                    doraise=True,
+                    invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+                )
+            except py_compile.PyCompileError:
+                continue  # not importable by this Python anyway (a template, an old file)
+            entry = zipfile.ZipInfo(target, date_time=info.date_time)
+            entry.external_attr = 0o644 << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            new.writestr(entry, compiled.read_bytes())
+    rebuilt.replace(archive)
+
+
+if __name__ == "__main__":
+    arguments = sys.argv[1:]
+    sys.argv = ["chalice", "package", *arguments]
+    status: str | int | None
+    try:
+        status = main()
+    except SystemExit as exit_:  # click ends by raising SystemExit, even on success
+        status = exit_.code
+    out = out_directory(arguments)
+    if status in (0, None) and out is not None:
+        add_bytecode(out)
+    sys.exit(status)

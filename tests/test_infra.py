@@ -1,0 +1,463 @@
+"""The deployable stack: what ``chalice package`` plus infra/template.json produce.
+
+The app is packaged once per run (infra/package.py, the same arguments as ``chalice package``)
+into a temporary directory. The tests then read the merged SAM template and check what the
+deployment depends on: the four tables as the store expects them, the runtime environment of
+every function (and that Settings accepts it), our least-privilege policy on every function,
+the S3 drop wired to the stack's own bucket, an alarm on each schedule, no dependency cycle
+once SAM expands its events, a clean cfn-lint, and the deployment package size.
+
+Packaging takes a few seconds when Chalice's dependency cache (.chalice/deployments) is warm
+and about a minute when it has to fetch the Lambda wheels, hence ``slow``; ``make test`` runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGE = "dev"
+MAX_DEPLOYMENT_ZIP_BYTES = 15 * 1024 * 1024  # the project's target for deployment.zip
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # function plus layers, unzipped (a Lambda quota)
+
+# What every function must get at runtime, and from where: intrinsics come from the stack
+# (infra/template.json Globals), plain strings from .chalice/config.json.
+EXPECTED_ENV = {
+    "BURST_ASSURANCE_STORE": "dynamodb",
+    "BURST_ASSURANCE_TRAFFIC_SOURCE": "store",
+    "BURST_ASSURANCE_TABLE_PREFIX": {"Ref": "AWS::StackName"},
+    "BURST_ASSURANCE_SECRET_ID": {"Ref": "RuntimeSecret"},
+    "BURST_ASSURANCE_BUCKET": {"Fn::Sub": "${AWS::StackName}-${AWS::AccountId}-${AWS::Region}"},
+}
+TABLES = {  # logical id -> table name suffix after the prefix
+    "EventsTable": "events",
+    "RequestsTable": "requests",
+    "AuditTable": "audit",
+    "TrafficTable": "traffic",
+}
+ALLOWED_ACTIONS = {
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+    "s3:GetObject",
+    "secretsmanager:GetSecretValue",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+}
+
+SAM_FUNCTION = "AWS::Serverless::Function"
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class Packaged:
+    out: Path
+    template: dict[str, Any]
+    log: str
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        resources: dict[str, Any] = self.template["Resources"]
+        return resources
+
+    def of_type(self, kind: str) -> dict[str, Any]:
+        return {name: r for name, r in self.resources.items() if r.get("Type") == kind}
+
+    @property
+    def functions(self) -> dict[str, Any]:
+        return self.of_type("AWS::Serverless::Function")
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> Packaged:
+    out = tmp_path_factory.mktemp("package") / "out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BURST_ASSURANCE_")}
+    env.setdefault("AWS_DEFAULT_REGION", env.get("AWS_REGION", "us-east-1"))
+    command = [sys.executable, "infra/package.py", "--stage", STAGE]
+    command += ["--merge-template", "infra/template.json", str(out)]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, f"packaging failed:\n{log}"
+    return Packaged(out, json.loads((out / "sam.json").read_text()), log)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def effective_env(packaged: Packaged, function: dict[str, Any]) -> dict[str, Any]:
+    """The function's variables as SAM will set them: Globals, then the function's own on top."""
+    common = packaged.template.get("Globals", {}).get("Function", {})
+    merged = dict(common.get("Environment", {}).get("Variables", {}))
+    merged.update(function["Properties"].get("Environment", {}).get("Variables", {}))
+    return merged
+
+
+def statements(packaged: Packaged) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every IAM policy statement in the template, with the resource that holds it."""
+    for name, resource in packaged.resources.items():
+        props = resource.get("Properties", {})
+        for policy in props.get("Policies", []):
+            for statement in policy.get("PolicyDocument", {}).get("Statement", []):
+                yield name, statement
+        for statement in props.get("PolicyDocument", {}).get("Statement", []):
+            yield name, statement
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+_SUB_NAME = re.compile(r"\$\{([A-Za-z0-9:]+)(?:\.[A-Za-z0-9.]+)?\}")
+
+
+def references(node: Any) -> set[str]:
+    """Logical ids a template fragment refers to (Ref, GetAtt, Sub), pseudo parameters aside."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value.split(".")[0] if isinstance(value, str) else value[0])
+            elif key == "Fn::Sub":
+                text, variables = (value, {}) if isinstance(value, str) else value
+                found |= set(_SUB_NAME.findall(text)) - set(variables)
+                found |= references(variables)
+            else:
+                found |= references(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= references(item)
+    return {name for name in found if not name.startswith("AWS::")}
+
+
+def placeholder(value: Any) -> str:
+    """A stand-in for what CloudFormation will resolve an intrinsic to."""
+    stand_ins = {
+        json.dumps({"Ref": "AWS::StackName"}): "burst-assurance-dev",
+        json.dumps({"Ref": "RuntimeSecret"}): (
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:burst-assurance-dev/runtime-Ab12"
+        ),
+    }
+    if isinstance(value, str):
+        return value
+    return stand_ins.get(json.dumps(value), "burst-assurance-dev-123456789012-us-east-1")
+
+
+# -- the package -------------------------------------------------------------------------------
+
+
+def test_every_dependency_made_it_into_the_package(packaged: Packaged) -> None:
+    # Chalice only warns when it cannot get a Lambda-compatible wheel (and only when it builds,
+    # not when it reuses its cache), then ships without it: look for each one in the zips.
+    names = set()
+    for archive in packaged.out.glob("*.zip"):
+        with zipfile.ZipFile(archive) as zipped:
+            names |= {part for path in zipped.namelist() for part in path.split("/")}
+    shipped = {n.split("-")[0].lower() for n in names if n.endswith(".dist-info")}
+    required = {
+        re.split(r"[<>=!~\[; ]", line.strip(), maxsplit=1)[0].lower().replace("-", "_")
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith(("#", "-"))
+    }
+    assert required <= shipped, f"missing from the package: {sorted(required - shipped)}"
+
+
+def test_deployment_zip_is_under_target_and_lambda_limits(packaged: Packaged) -> None:
+    package = packaged.out / "deployment.zip"
+    assert package.stat().st_size < MAX_DEPLOYMENT_ZIP_BYTES
+    unzipped = 0
+    for archive in packaged.out.glob("*.zip"):
+        with zipfile.ZipFile(archive) as zipped:
+            unzipped += sum(info.file_size for info in zipped.infolist())
+    assert unzipped < LAMBDA_UNZIPPED_LIMIT
+
+
+def test_package_carries_bytecode_for_the_lambda_runtime(packaged: Packaged) -> None:
+    # Lambda's code directories are read-only: without .pyc files in the zip every cold start
+    # compiles every module it imports (infra/package.py adds them).
+    runtimes = {f["Properties"]["Runtime"] for f in packaged.functions.values()}
+    assert len(runtimes) == 1
+    tag = "cpython-" + runtimes.pop().removeprefix("python").replace(".", "")
+    with zipfile.ZipFile(packaged.out / "deployment.zip") as zipped:
+        names = set(zipped.namelist())
+    modules = [n for n in names if n.endswith(".py") and "/tests/" not in n]
+    missing = [
+        n for n in modules
+        if f"{n.rpartition('/')[0]}/__pycache__/{n.rpartition('/')[2][:-3]}.{tag}.pyc".lstrip("/")
+        not in names
+    ]  # fmt: skip
+    assert modules
+    assert not missing, missing[:5]
+
+
+# -- tables ------------------------------------------------------------------------------------
+
+
+def test_tables_match_the_store_and_are_protected(packaged: Packaged) -> None:
+    from chalicelib.store.dynamodb import DynamoStore
+
+    expected = {d["TableName"]: d for d in DynamoStore(None, "PREFIX").table_definitions()}
+    assert set(packaged.of_type("AWS::DynamoDB::Table")) == set(TABLES)
+    for logical_id, suffix in TABLES.items():
+        table = packaged.resources[logical_id]
+        props = table["Properties"]
+        assert props["TableName"] == {"Fn::Sub": "${AWS::StackName}-" + suffix}
+        wanted = expected[f"PREFIX-{suffix}"]
+        assert props["KeySchema"] == wanted["KeySchema"]
+        assert sorted(props["AttributeDefinitions"], key=str) == sorted(
+            wanted["AttributeDefinitions"], key=str
+        )
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert props["SSESpecification"] == {"SSEEnabled": True}
+        assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
+# -- functions: environment and role -----------------------------------------------------------
+
+
+def test_functions_are_the_ones_the_app_declares(packaged: Packaged) -> None:
+    assert {"APIHandler", "PlanningCycle", "DeadlineWatch", "ForecastDrop"} <= set(
+        packaged.functions
+    )
+
+
+def test_every_function_gets_the_runtime_environment(packaged: Packaged) -> None:
+    for name, function in packaged.functions.items():
+        env = effective_env(packaged, function)
+        for key, value in EXPECTED_ENV.items():
+            assert env.get(key) == value, f"{name}: {key}"
+
+
+def test_settings_accept_the_runtime_environment(packaged: Packaged) -> None:
+    # Settings forbids unknown BURST_ASSURANCE_* names: an extra variable here would fail every
+    # invocation on AWS, and a typo would silently fall back to a default.
+    from chalicelib.settings import Settings
+
+    for name, function in packaged.functions.items():
+        env = {k: placeholder(v) for k, v in effective_env(packaged, function).items()}
+        settings = Settings.from_env(env)
+        assert settings.store == "dynamodb", name
+        assert settings.table_prefix == env["BURST_ASSURANCE_TABLE_PREFIX"], name
+
+
+def test_every_function_runs_with_our_policy(packaged: Packaged) -> None:
+    ours = json.loads((ROOT / ".chalice" / "policy-lambda.json").read_text())
+    for name, function in packaged.functions.items():
+        role_ref = function["Properties"]["Role"]
+        assert isinstance(role_ref, dict), f"{name} uses a role from outside the stack"
+        role = packaged.resources[role_ref["Fn::GetAtt"][0]]
+        props = role["Properties"]
+        assert [p["PolicyDocument"] for p in props["Policies"]] == [ours], name
+        assert "ManagedPolicyArns" not in props, name
+        assert props["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+            "Service": "lambda.amazonaws.com"
+        }
+
+
+def test_iam_grants_only_the_needed_actions_on_named_resources(packaged: Packaged) -> None:
+    for holder, statement in statements(packaged):
+        if statement["Effect"] != "Allow":
+            continue
+        actions = set(as_list(statement["Action"]))
+        assert actions <= ALLOWED_ACTIONS, f"{holder}: {actions - ALLOWED_ACTIONS}"
+        assert not any("*" in action for action in actions), holder
+        for resource in as_list(statement["Resource"]):
+            assert resource != "*", f"{holder}: {statement.get('Sid')} on every resource"
+            if any(a.split(":")[0] in ("dynamodb", "secretsmanager") for a in actions):
+                assert isinstance(resource, dict), holder  # a Ref/GetAtt to our own resource
+
+
+def test_audit_trail_cannot_be_deleted_by_the_functions(packaged: Packaged) -> None:
+    for _, statement in statements(packaged):
+        if statement["Effect"] == "Allow" and "dynamodb:DeleteItem" in as_list(statement["Action"]):
+            assert {"Fn::GetAtt": ["AuditTable", "Arn"]} not in as_list(statement["Resource"])
+
+
+# -- S3 drop -----------------------------------------------------------------------------------
+
+
+def test_s3_drop_is_wired_to_the_stack_bucket(packaged: Packaged) -> None:
+    s3_events = [
+        (name, event)
+        for name, function in packaged.functions.items()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "S3"
+    ]
+    assert [name for name, _ in s3_events] == ["ForecastDrop"]
+    props = s3_events[0][1]["Properties"]
+    assert props["Bucket"] == {"Ref": "ForecastBucket"}
+    assert props["Filter"]["S3Key"]["Rules"] == [
+        {"Name": "prefix", "Value": "forecasts/"},
+        {"Name": "suffix", "Value": ".csv"},
+    ]
+    # The functions read the drop by the name they are given, under the prefix they listen to.
+    bucket_name = packaged.resources["ForecastBucket"]["Properties"]["BucketName"]
+    assert bucket_name == EXPECTED_ENV["BURST_ASSURANCE_BUCKET"]
+    s3_reads = [s for _, s in statements(packaged) if "s3:GetObject" in as_list(s["Action"])]
+    suffix = bucket_name["Fn::Sub"] + "/forecasts/*"
+    assert all(
+        r["Fn::Sub"].endswith(":s3:::" + suffix) for s in s3_reads for r in as_list(s["Resource"])
+    )
+
+
+def test_bucket_is_private_encrypted_versioned_and_tls_only(packaged: Packaged) -> None:
+    bucket = packaged.resources["ForecastBucket"]
+    props = bucket["Properties"]
+    assert set(props["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(props["PublicAccessBlockConfiguration"]) == 4
+    rule = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["DeletionPolicy"] == bucket["UpdateReplacePolicy"] == "Retain"
+    policies = [
+        p for p in packaged.of_type("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": "ForecastBucket"}
+    ]  # fmt: skip
+    denies = [
+        s
+        for p in policies
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny"
+        and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+    ]
+    assert denies, "no TLS-only statement"
+    assert len(as_list(denies[0]["Resource"])) == 2  # the bucket and its objects
+
+
+# -- secret, alarms ----------------------------------------------------------------------------
+
+
+def test_secret_holds_no_values_in_the_template(packaged: Packaged) -> None:
+    props = packaged.resources["RuntimeSecret"]["Properties"]
+    assert "SecretString" not in props
+    shape = json.loads(props["GenerateSecretString"]["SecretStringTemplate"])
+    assert set(shape.values()) == {""}
+    assert set(shape) | {props["GenerateSecretString"]["GenerateStringKey"]} == {
+        "api_token",
+        "ical_token",
+        "slack_signing_secret",
+        "slack_bot_token",
+        "huawei_ak",
+        "huawei_sk",
+        "huawei_domain_id",
+    }
+
+
+def test_every_schedule_has_an_error_alarm_to_the_topic(packaged: Packaged) -> None:
+    scheduled = {
+        name
+        for name, function in packaged.functions.items()
+        if any(e["Type"] == "Schedule" for e in function["Properties"].get("Events", {}).values())
+    }
+    assert scheduled == {"PlanningCycle", "DeadlineWatch"}
+    alarmed = set()
+    for alarm in packaged.of_type("AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        if (props["Namespace"], props["MetricName"]) != ("AWS/Lambda", "Errors"):
+            continue
+        assert props["Threshold"] == 1
+        assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert {"Ref": "AlarmTopic"} in props["AlarmActions"]
+        alarmed |= {references(d["Value"]).pop() for d in props["Dimensions"]}
+    assert scheduled <= alarmed
+    assert packaged.resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+
+
+# -- the template as a whole -------------------------------------------------------------------
+
+
+def test_no_dependency_cycle_once_sam_expands_the_events(packaged: Packaged) -> None:
+    # cfn-lint checks the SAM template as written; SAM then makes an S3 event's bucket depend on
+    # its function (the notification needs the function's ARN). The function depends on its role
+    # and variables, so neither may refer to the bucket itself: a cycle fails only at deploy.
+    common = references(packaged.template.get("Globals", {}))
+    graph: dict[str, set[str]] = {}
+    for name, resource in packaged.resources.items():
+        props = dict(resource.get("Properties", {}))
+        events = props.pop("Events", {}) if resource.get("Type") == SAM_FUNCTION else {}
+        edges = references(props) | set(as_list(resource.get("DependsOn", [])))
+        if resource.get("Type") == SAM_FUNCTION:
+            edges |= common
+        for event in events.values():
+            if event["Type"] == "S3":  # the bucket depends on the function, not the reverse
+                bucket = references(event["Properties"]["Bucket"]).pop()
+                graph.setdefault(bucket, set()).add(name)
+            else:
+                edges |= references(event)
+        graph.setdefault(name, set()).update(e for e in edges if e in packaged.resources)
+
+    def cycle_from(node: str, path: list[str]) -> list[str] | None:
+        if node in path:
+            return [*path[path.index(node) :], node]
+        for nxt in sorted(graph.get(node, ())):
+            found = cycle_from(nxt, [*path, node])
+            if found:
+                return found
+        return None
+
+    for start in graph:
+        assert cycle_from(start, []) is None, " -> ".join(cycle_from(start, []) or [])
+
+
+def test_cfn_lint_is_clean(packaged: Packaged) -> None:
+    # No check is ignored: errors and warnings both fail. If a future cfn-lint warns about
+    # something Chalice generates and we cannot change, ignore that one check here, with why.
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    done = subprocess.run(
+        [str(cfn_lint), str(packaged.out / "sam.json")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_translated_template_is_clean(
+    packaged: Packaged, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SAM's own translation, when aws-sam-translator is installed (it is not a dependency of
+    # cfn-lint any more): catches what only shows after the transform, e.g. a circular DependsOn.
+    transform = pytest.importorskip("samtranslator.translator.transform").transform
+    template = json.loads(json.dumps(packaged.template))
+    for resource in template["Resources"].values():
+        if "ContentUri" in resource.get("Properties", {}):
+            resource["Properties"]["ContentUri"] = "s3://artifacts-bucket/layer.zip"
+        if resource.get("Type") == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://artifacts-bucket/deployment.zip"
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    pseudo = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # SAM asks boto for a region
+    translated = transform(template, pseudo, NoManagedPolicies())
+    path = tmp_path / "cfn.json"
+    path.write_text(json.dumps(translated))
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    # W3005 (DependsOn already implied by a Ref) is in SAM's generated usage plan resources.
+    done = subprocess.run(
+        [str(cfn_lint), "--ignore-checks", "W3005", "--", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
