@@ -5,7 +5,7 @@ array: 700 bandwidth series (100 in each of the 7 billing areas) and 300 concurr
 (100 per value-added service; the engine adds their total as one more series). Three ways:
 
 - ours: DayGrids over views of the array, then rules.monthly_bandwidth, rules.daily_peak_jump
-  and rules.vas_concurrency(with_vas_total(...)), as rules.find_bursts does;
+  and rules.vas_concurrency on the services and on rules.vas_total(...), as find_bursts does;
 - pandas: the same rules written the straightforward pandas way (a DataFrame per metric,
   resample to days, group by month, a rolling 24-hour max); it must find the same bursts;
 - one pass: np.fmax.reduce over the whole array (the daily peaks), the least any engine must do.
@@ -147,7 +147,8 @@ def run_ours(work: Workload, policy: Policy) -> list[rules.Burst]:
     found = [
         *rules.monthly_bandwidth(bandwidth, policy),
         *rules.daily_peak_jump(bandwidth, policy),
-        *rules.vas_concurrency(rules.with_vas_total(concurrency), policy),
+        *rules.vas_concurrency(concurrency, policy),
+        *rules.vas_concurrency(rules.vas_total(concurrency), policy),
     ]
     return [f for f in found if isinstance(f, rules.Burst)]
 

@@ -7,6 +7,7 @@ NaN marks a point with no data. Every series of a grid shares the same days.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -29,6 +30,16 @@ class DayGrid:
     @property
     def days(self) -> int:
         return int(self.values.shape[1])
+
+    @functools.cached_property
+    def peaks(self) -> np.ndarray:
+        """(series, days): each day's highest point, NaN for a day without data. Every rule
+        starts here, so it is computed once per grid."""
+        return np.fmax.reduce(self.values, axis=-1)
+
+    @functools.cached_property
+    def day_labels(self) -> tuple[str, ...]:
+        return tuple(self.day(i).isoformat() for i in range(self.days))
 
     def day(self, index: int) -> dt.date:
         return self.first_day + dt.timedelta(days=int(index))

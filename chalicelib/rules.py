@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from chalicelib.billing import charged_bandwidth, daily_peaks
+from chalicelib.billing import charged_bandwidth
 from chalicelib.grid import POINTS_PER_DAY, DayGrid, build_grid
 from chalicelib.policy import VAS_TOTAL, Policy
 from chalicelib.traffic import STEP_SECONDS, UNITS, TrafficSet
@@ -68,6 +68,13 @@ def _first_last(mask: np.ndarray) -> tuple[int, int]:
     return int(hits[0]), int(hits[-1])
 
 
+def _first_last_rows(mask: np.ndarray) -> list[tuple[int, int]]:
+    """For each row of a 2-D mask with at least one True: the first and last True column."""
+    first = np.argmax(mask, axis=1)
+    last = mask.shape[1] - 1 - np.argmax(mask[:, ::-1], axis=1)
+    return list(zip(first.tolist(), last.tolist(), strict=True))
+
+
 # -- rule a: charged bandwidth of the month ----------------------------------------------------
 
 
@@ -80,7 +87,7 @@ def monthly_bandwidth(grid: DayGrid, policy: Policy) -> Iterator[Burst]:
         # The mainland threshold is reached (>=); the others must be exceeded (>).
         return _reaches(value, threshold[s]) if mainland[s] else value > threshold[s]
 
-    peaks = daily_peaks(grid.values)
+    peaks = grid.peaks
     months = grid.months()
     # The month's charged bandwidth never exceeds its highest point: a month whose highest
     # point misses the threshold cannot fire, and needs no charged bandwidth computed.
@@ -123,20 +130,21 @@ def daily_peak_jump(grid: DayGrid, policy: Policy) -> Iterator[Burst | Unchecked
             for s in grid.scopes
         ]
     )
-    peaks = daily_peaks(grid.values)
+    peaks = grid.peaks
     with np.errstate(invalid="ignore"):
         jump = peaks[:, 1:] - peaks[:, :-1]
-    fires = _reaches(jump, increment[:, None])
-    for s, d in zip(*np.nonzero(fires), strict=True):
-        day = d + 1
-        level = peaks[s, d] + increment[s]
-        # The same subtraction as ``jump``, so the day's peak is always among the firing points.
-        first, last = _first_last(_reaches(grid.values[s, day] - peaks[s, d], increment[s]))
+    rows, days = np.nonzero(_reaches(jump, increment[:, None]))
+    yesterday = peaks[rows, days]
+    days = days + 1
+    # The same subtraction as ``jump``, so the day's peak is always among the firing points.
+    firing = _reaches(grid.values[rows, days] - yesterday[:, None], increment[rows, None])
+    for k, (first, last) in enumerate(_first_last_rows(firing)):
+        s, day = int(rows[k]), int(days[k])
         yield Burst(
-            DAILY_JUMP, grid.scopes[s], grid.day(day).isoformat(),
+            DAILY_JUMP, grid.scopes[s], grid.day_labels[day],
             start=grid.epoch(day, first), end=grid.epoch(day, last) + STEP_SECONDS,
-            peak=float(peaks[s, day]), baseline=float(peaks[s, d]), threshold=float(level),
-            unit=UNITS["bandwidth"],
+            peak=float(peaks[s, day]), baseline=float(yesterday[k]),
+            threshold=float(yesterday[k] + increment[s]), unit=UNITS["bandwidth"],
         )  # fmt: skip
     # A day after a day without data has no jump to measure; say so where it matters.
     no_yesterday = np.concatenate([np.ones_like(peaks[:, :1], bool), np.isnan(peaks[:, :-1])], 1)
@@ -149,77 +157,68 @@ def daily_peak_jump(grid: DayGrid, policy: Policy) -> Iterator[Burst | Unchecked
 # -- rule c: value-added-service concurrency ---------------------------------------------------
 
 
-def with_vas_total(grid: DayGrid) -> DayGrid:
-    """The grid plus a ``vas-total`` row: the sum of the services that report at each point."""
-    present = ~np.isnan(grid.values)
-    total = np.where(present.any(axis=0), np.nansum(grid.values, axis=0), np.nan)
-    return DayGrid(
-        (*grid.scopes, VAS_TOTAL),
-        grid.first_day,
-        grid.day0_epoch,
-        np.concatenate([grid.values, total[None]], axis=0),
-    )
+def vas_total(grid: DayGrid) -> DayGrid:
+    """A one-row grid, ``vas-total``: the sum of the services that report at each point."""
+    total = grid.values.sum(axis=0)
+    if np.isnan(total).any():  # some service lacks a point: add up those that have one
+        present = ~np.isnan(grid.values)
+        total = np.where(present.any(axis=0), np.nansum(grid.values, axis=0), np.nan)
+    return DayGrid((VAS_TOTAL,), grid.first_day, grid.day0_epoch, total[None])
 
 
 def preceding_max(x: np.ndarray, window: int) -> np.ndarray:
-    """out[i] = max(x[i-window:i]) ignoring NaN (NaN where that range has no point).
+    """out[..., i] = max(x[..., i-window:i]) along the last axis, ignoring NaN (NaN where that
+    range has no point).
 
     The van Herk / Gil-Werman scheme: block-wise running maxima from both ends, O(n) for any
     window."""
-    n = x.size
+    n = x.shape[-1]
+    lead = x.shape[:-1]
     padded_len = -(-(n + window) // window) * window
-    y = np.full(padded_len, np.nan)
-    y[window : window + n] = x
-    blocks = y.reshape(-1, window)
-    forward = np.fmax.accumulate(blocks, axis=1).ravel()
-    backward = np.fmax.accumulate(blocks[:, ::-1], axis=1)[:, ::-1].ravel()
-    start = np.arange(n)
-    return np.fmax(backward[start], forward[start + window - 1])
+    y = np.full((*lead, padded_len), np.nan)
+    y[..., window : window + n] = x
+    blocks = y.reshape(*lead, -1, window)
+    forward = np.fmax.accumulate(blocks, axis=-1).reshape(*lead, -1)
+    backward = np.fmax.accumulate(blocks[..., ::-1], axis=-1)[..., ::-1].reshape(*lead, -1)
+    return np.fmax(backward[..., :n], forward[..., window - 1 : window - 1 + n])
 
 
 def vas_concurrency(grid: DayGrid, policy: Policy) -> Iterator[Burst | Unchecked]:
     rule = policy.concurrency
     window = rule.baseline_window_hours * 3600 // STEP_SECONDS
-    peaks = daily_peaks(grid.values)
-    hot = peaks > rule.threshold  # no point on another day can fire
-    for s in map(int, np.flatnonzero(hot.any(axis=1))):
-        flat = grid.values[s].ravel()
-        baseline = preceding_max(flat, window).reshape(grid.days, POINTS_PER_DAY)
-        values = grid.values[s]
-        with np.errstate(invalid="ignore"):
-            firing = (values > rule.threshold) & (values > rule.growth_ratio * baseline)
-        unjudged = (values > rule.threshold) & np.isnan(baseline)
-        for day in map(int, np.flatnonzero(hot[s])):
-            if firing[day].any():
-                yield _concurrency_burst(
-                    grid, s, day, values[day], baseline[day], firing[day], policy
-                )
-            if unjudged[day].any():
-                yield Unchecked(
-                    CONCURRENCY, grid.scopes[s], grid.epoch(day, 0),
-                    f"no data in the {rule.baseline_window_hours} hours before",
-                )  # fmt: skip
-
-
-def _concurrency_burst(
-    grid: DayGrid,
-    s: int,
-    day: int,
-    values: np.ndarray,
-    baseline: np.ndarray,
-    firing: np.ndarray,
-    policy: Policy,
-) -> Burst:
-    first, last = _first_last(firing)
-    at_peak = int(np.argmax(np.where(firing, values, -np.inf)))
-    return Burst(
-        CONCURRENCY, grid.scopes[s], grid.day(day).isoformat(),
-        start=grid.epoch(day, first), end=grid.epoch(day, last) + STEP_SECONDS,
-        peak=float(values[at_peak]), baseline=float(baseline[at_peak]),
-        threshold=float(max(policy.concurrency.threshold,
-                            policy.concurrency.growth_ratio * baseline[at_peak])),
-        unit=UNITS["concurrency"],
-    )  # fmt: skip
+    # Only a day whose peak exceeds the threshold can fire; its baseline needs the day and the
+    # window before it, gathered for all such days at once.
+    rows, days = np.nonzero(grid.peaks > rule.threshold)
+    if rows.size == 0:
+        return
+    flat = grid.values.reshape(len(grid.scopes), -1)
+    columns = (days * POINTS_PER_DAY - window)[:, None] + np.arange(window + POINTS_PER_DAY)
+    segments = flat[rows[:, None], np.maximum(columns, 0)]
+    segments[columns < 0] = np.nan  # before the grid's first day: no data
+    baseline = preceding_max(segments, window)[:, window:]
+    values = grid.values[rows, days]
+    with np.errstate(invalid="ignore"):
+        firing = (values > rule.threshold) & (values > rule.growth_ratio * baseline)
+    unjudged: np.ndarray = ((values > rule.threshold) & np.isnan(baseline)).any(axis=1)
+    fired = np.asarray(firing.any(axis=1))
+    spans = iter(_first_last_rows(firing[fired]))
+    for k in range(rows.size):
+        s, day = int(rows[k]), int(days[k])
+        if fired[k]:
+            first, last = next(spans)
+            at_peak = int(np.argmax(np.where(firing[k], values[k], -np.inf)))
+            yield Burst(
+                CONCURRENCY, grid.scopes[s], grid.day_labels[day],
+                start=grid.epoch(day, first), end=grid.epoch(day, last) + STEP_SECONDS,
+                peak=float(values[k, at_peak]), baseline=float(baseline[k, at_peak]),
+                threshold=float(max(rule.threshold, rule.growth_ratio * baseline[k, at_peak])),
+                unit=UNITS["concurrency"],
+            )  # fmt: skip
+        if unjudged[k]:
+            yield Unchecked(
+                CONCURRENCY, grid.scopes[s], grid.epoch(day, 0),
+                f"no data in the {rule.baseline_window_hours} hours before",
+            )  # fmt: skip
 
 
 # -- all rules over a traffic set --------------------------------------------------------------
@@ -234,9 +233,9 @@ def find_bursts(traffic: TrafficSet, policy: Policy) -> tuple[list[Burst], list[
         findings.extend(daily_peak_jump(grid, policy))
     concurrency = traffic.of_metric("concurrency")
     if concurrency:
-        findings.extend(
-            vas_concurrency(with_vas_total(build_grid(concurrency, policy.zone)), policy)
-        )
+        services = build_grid(concurrency, policy.zone)
+        findings.extend(vas_concurrency(services, policy))
+        findings.extend(vas_concurrency(vas_total(services), policy))
     bursts = sorted((f for f in findings if isinstance(f, Burst)), key=lambda b: (b.start, b.id))
     unchecked = [f for f in findings if isinstance(f, Unchecked)]
     return bursts, unchecked
