@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from chalicelib.errors import InputError
 from chalicelib.policy import describe_validation_error
@@ -38,6 +38,10 @@ class Settings(BaseModel):
     ical_token: SecretStr | None = None  # the secret in the iCalendar feed's URL
     # On AWS the tokens live in Secrets Manager, as JSON {"api_token": ..., "ical_token": ...}.
     secret_id: str | None = None
+    # Read by app.py when Chalice packages it (the S3 drop's bucket, the cycle's rate); set on
+    # AWS too, so they are known here rather than rejected as unknown settings.
+    bucket: str | None = None
+    cycle_minutes: int = Field(default=15, ge=1, le=1440)
 
     @field_validator("traffic", mode="before")
     @classmethod
