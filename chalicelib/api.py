@@ -11,9 +11,9 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from chalicelib.assurance import Plan, Status
 from chalicelib.errors import Conflict, InputError, NotFound
 from chalicelib.events import Event
-from chalicelib.planner import Plan, Status
 from chalicelib.settings import Settings
 from chalicelib.tracking import AuditEntry, Presence, TrackedRequest
 

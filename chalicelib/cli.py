@@ -14,9 +14,10 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from chalicelib.assurance import AssuranceRequest, Plan
 from chalicelib.errors import InputError
 from chalicelib.events import Event, event_id_for
-from chalicelib.planner import AssuranceRequest, Plan, make_plan
+from chalicelib.planner import make_plan
 from chalicelib.policy import Policy, describe_validation_error, load_policy
 from chalicelib.settings import Settings
 from chalicelib.store import Store

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.policy import BILLING_AREAS, CONCURRENCY_SCOPES
-from chalicelib.workdays import spring_festival_eve
 
 EVENT_SCOPES = frozenset((*BILLING_AREAS, *CONCURRENCY_SCOPES))
 EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
@@ -67,6 +66,8 @@ def event_id_for(name: str, start: dt.datetime) -> str:
 
 def spring_festival_gala(year: int, zone: ZoneInfo) -> Event:
     """CCTV's gala on Chinese New Year's Eve, 20:00-00:30, of the lunar year ``year``."""
+    from chalicelib.workdays import spring_festival_eve  # the holiday tables load on first use
+
     eve = spring_festival_eve(year)
     start = dt.datetime.combine(eve, dt.time(20, 0), tzinfo=zone)
     return Event(

@@ -37,9 +37,9 @@ from icalendar import Alarm, Calendar, Timezone
 from icalendar import Event as VEvent
 from pydantic import ValidationError
 
+from chalicelib.assurance import AssuranceRequest
 from chalicelib.errors import InputError
 from chalicelib.events import EVENT_SCOPES, Event
-from chalicelib.planner import AssuranceRequest
 from chalicelib.policy import Policy, describe_validation_error
 
 DOMAIN = "@burst-assurance"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Protocol, TextIO
 
-from chalicelib.planner import AssuranceRequest
+from chalicelib.assurance import AssuranceRequest
 from chalicelib.tracking import Change, TrackedRequest
 
 

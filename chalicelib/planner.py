@@ -1,76 +1,20 @@
 """The plan: which service-assurance requests the traffic needs, and by when (design.md §4).
 
 ``make_plan`` is pure: traffic, events, policy and ``now`` in; the same plan out, every time.
+The plan's models live in chalicelib.assurance, which the API imports without NumPy.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
-
+from chalicelib.assurance import AssuranceRequest, EventRef, Plan, PlanWarning, status_at
 from chalicelib.deadlines import Deadline, DeadlineCalculator
 from chalicelib.events import Event, with_galas
 from chalicelib.policy import Policy
 from chalicelib.rules import Burst, Unchecked, find_bursts
 from chalicelib.traffic import TrafficSet
-
-
-class Status(StrEnum):
-    UPCOMING = "upcoming"
-    DUE = "due"  # the deadline is within the policy's reminder window
-    OVERDUE = "overdue"
-
-
-class EventRef(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    id: str
-    name: str
-    major: bool
-
-
-class AssuranceRequest(BaseModel):
-    """One service-assurance ticket the customer must file, for one burst."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    rule: str
-    scope: str
-    period: str
-    burst_start: AwareDatetime
-    burst_end: AwareDatetime
-    forecast_peak: float
-    baseline: float
-    threshold: float
-    unit: str
-    event: EventRef | None
-    lead_time: str
-    deadline: AwareDatetime
-    status: Status
-    estimated_calendar: bool
-
-
-class PlanWarning(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    code: str  # event-without-forecast | estimated-calendar | unchecked-day
-    message: str
-
-
-class Plan(BaseModel):
-    now: AwareDatetime
-    requests: list[AssuranceRequest]
-    warnings: list[PlanWarning]
-
-
-def status_at(deadline: dt.datetime, now: dt.datetime, policy: Policy) -> Status:
-    if now > deadline:
-        return Status.OVERDUE
-    if deadline - now <= dt.timedelta(hours=policy.lead_times.reminder_window_hours):
-        return Status.DUE
-    return Status.UPCOMING
 
 
 def make_plan(

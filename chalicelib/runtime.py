@@ -8,15 +8,17 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from chalicelib.notify import Notifier
-from chalicelib.policy import Policy
 from chalicelib.settings import Settings
-from chalicelib.sources import TrafficSource
-from chalicelib.store import Store
+
+if TYPE_CHECKING:  # the implementations load in runtime(), on the first invocation
+    from chalicelib.notify import Notifier
+    from chalicelib.policy import Policy
+    from chalicelib.sources import TrafficSource
+    from chalicelib.store import Store
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.assurance import Plan, Status, status_at
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.events import GALA_PREFIX, Event, with_galas
 from chalicelib.notify import Notifier
-from chalicelib.planner import Plan, Status, make_plan, status_at
+from chalicelib.planner import make_plan
 from chalicelib.policy import Policy
 from chalicelib.sources import TrafficSource
 from chalicelib.store import Store

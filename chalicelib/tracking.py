@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from chalicelib.planner import AssuranceRequest, Plan
+from chalicelib.assurance import AssuranceRequest, Plan
 
 PLANNER = "planner"
 

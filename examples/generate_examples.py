@@ -30,8 +30,9 @@ from zoneinfo import ZoneInfo
 import icalendar
 import numpy as np
 
+from chalicelib.assurance import Plan
 from chalicelib.events import Event
-from chalicelib.planner import Plan, make_plan
+from chalicelib.planner import make_plan
 from chalicelib.policy import Policy
 from chalicelib.traffic import load_files
 

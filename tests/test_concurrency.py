@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.assurance import Plan
 from chalicelib.errors import Conflict
-from chalicelib.planner import Plan, make_plan
+from chalicelib.planner import make_plan
 from chalicelib.policy import Policy
 from chalicelib.service import apply_plan
 from chalicelib.settings import Settings

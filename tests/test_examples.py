@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from chalicelib.planner import Plan
+from chalicelib.assurance import Plan
 from chalicelib.policy import load_policy
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
+from chalicelib.assurance import AssuranceRequest, EventRef, Status
 from chalicelib.errors import InputError
 from chalicelib.events import EVENT_ID, Event, spring_festival_gala
 from chalicelib.ical import read_events, write_calendar
-from chalicelib.planner import AssuranceRequest, EventRef, Status
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = dt.UTC

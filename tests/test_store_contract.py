@@ -16,9 +16,9 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from chalicelib.assurance import AssuranceRequest, EventRef, Status
 from chalicelib.errors import Conflict
 from chalicelib.events import Event
-from chalicelib.planner import AssuranceRequest, EventRef, Status
 from chalicelib.settings import Settings
 from chalicelib.store import Store
 from chalicelib.store.dynamodb import DynamoStore
