@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 # The bundled example traffic covers Dec 2026 - Feb 2027; the demo is pinned to a moment before it.
 EXAMPLE_NOW ?= 2026-11-23T09:00:00+08:00
 
-.PHONY: run plan test lint typecheck unit bench openapi clean
+.PHONY: run plan local package test lint typecheck unit bench openapi clean
+STAGE ?= dev
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,16 @@ run: $(VENV)/.installed
 
 plan: $(VENV)/.installed
 	$(BIN)/burst-assurance plan --traffic examples/traffic/*.csv.gz --events examples/events.ics --now $(EXAMPLE_NOW)
+
+# The API on http://127.0.0.1:8000 over the SQLite store and the example traffic.
+local: $(VENV)/.installed
+	BURST_ASSURANCE_API_TOKEN=$${BURST_ASSURANCE_API_TOKEN:-dev-token} \
+	BURST_ASSURANCE_ICAL_TOKEN=$${BURST_ASSURANCE_ICAL_TOKEN:-dev-feed-token} \
+	$(BIN)/chalice local --stage local --port 8000
+
+# The CloudFormation template and zips for a stage (see infra/README.md to deploy them).
+package: $(VENV)/.installed
+	$(BIN)/python infra/package.py --stage $(STAGE) --merge-template infra/template.json build/$(STAGE)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -39,6 +50,8 @@ openapi: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_rules.py
+	$(BIN)/python benchmarks/bench_cold_start.py
+	$(BIN)/python benchmarks/bench_package.py
 
 clean:
 	rm -rf $(VENV) data build .pytest_cache .mypy_cache .ruff_cache .hypothesis
