@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import calendar
-import contextlib
 import datetime as dt
-from collections.abc import Iterator
-from types import SimpleNamespace
-from unittest import mock
 from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
-from holidays.countries.china import China
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from unpublished import before_publication
 
-from chalicelib import workdays
 from chalicelib.deadlines import Deadline, DeadlineCalculator
 from chalicelib.policy import CalendarPolicy, LeadTimes, Policy, YearArrangement
-from chalicelib.workdays import YearTable, estimated_year
 
 CST = ZoneInfo("Asia/Shanghai")
 UTC = dt.UTC
@@ -371,22 +365,6 @@ def test_one_month_property(moment: dt.datetime) -> None:
 # history: a year whose arrangement holidays.China knows is estimated as if it were not yet
 # published (official_through lowered to the year before, and the library's knowledge of the
 # year hidden, so only the statutory days and the windows remain).
-
-
-class UnpublishedChina(China):
-    def _add_special_holidays(self, mapping_names: object, *, observed: bool = False) -> None:
-        return None
-
-
-def _estimate_before_publication(year: int, windows: dict[str, tuple[int, int]]) -> YearTable:
-    with mock.patch.object(workdays, "holidays", SimpleNamespace(China=UnpublishedChina)):
-        return estimated_year(year, windows)
-
-
-@contextlib.contextmanager
-def before_publication() -> Iterator[None]:
-    with mock.patch.object(workdays, "estimated_year", _estimate_before_publication):
-        yield
 
 
 def lowered(year: int) -> DeadlineCalculator:

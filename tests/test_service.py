@@ -14,7 +14,7 @@ from chalicelib.policy import Policy
 from chalicelib.service import deadline_watch, remove_event, run_cycle, save_event
 from chalicelib.sources import StoredTrafficSource
 from chalicelib.store.sqlite import SqliteStore
-from chalicelib.tracking import Decision, Presence
+from chalicelib.tracking import AuditEntry, Decision, Presence
 from chalicelib.traffic import TrafficSet, parse_csv
 
 CST = ZoneInfo("Asia/Shanghai")
@@ -41,6 +41,22 @@ def store(tmp_path):
     s = SqliteStore(tmp_path / "state.sqlite3")
     yield s
     s.close()
+
+
+def decide(store, request_id: str, outcome: str, by: str, at: dt.datetime):
+    """Record a person's decision as the approval flow will: a conditional, audited write."""
+    tracked = store.get_request(request_id)
+    decided = tracked.model_copy(
+        update={
+            "decision": Decision(outcome=outcome, by=by, at=at),
+            "version": tracked.version + 1,
+        }
+    )
+    entry = AuditEntry(
+        request_id=request_id, version=decided.version, at=at, actor=by, action="decided"
+    )
+    store.save_request(decided, tracked.version, entry)
+    return decided
 
 
 def cycle(store, traffic: TrafficSet, now: dt.datetime, out: io.StringIO | None = None):
@@ -76,27 +92,14 @@ def test_second_cycle_on_the_same_input_changes_nothing(store):
 
 def test_replanning_keeps_the_decision_and_records_the_new_deadline(store):
     cycle(store, cn_traffic(20, dt.date(2026, 3, 9)), cst(2026, 3, 1, 9))
-    tracked = store.get_request("daily-peak-jump/CN/2026-03-09")
-    decided = tracked.model_copy(
-        update={
-            "decision": Decision(outcome="approved", by="U123", at=cst(2026, 3, 1, 10)),
-            "version": 2,
-        }
-    )
-    from chalicelib.tracking import AuditEntry
-
-    store.save_request(
-        decided,
-        1,
-        AuditEntry(
-            request_id=tracked.id, version=2, at=cst(2026, 3, 1, 10), actor="U123", action="decided"
-        ),
+    decided = decide(
+        store, "daily-peak-jump/CN/2026-03-09", "approved", "U123", cst(2026, 3, 1, 10)
     )
 
     # Two days later the status moves from upcoming to due (deadline within 72 h).
     report = cycle(store, cn_traffic(20, dt.date(2026, 3, 9)), cst(2026, 3, 3, 9))
 
-    after = store.get_request(tracked.id)
+    after = store.get_request(decided.id)
     assert after.decision == decided.decision
     assert after.version == 3
     assert after.request.status == "due"
@@ -161,21 +164,6 @@ def test_deadline_watch_reminds_once_a_day(store):
 
 def test_deadline_watch_skips_rejected_requests(store):
     cycle(store, cn_traffic(20, dt.date(2026, 3, 9)), cst(2026, 3, 1, 9))
-    tracked = store.get_request("daily-peak-jump/CN/2026-03-09")
-    from chalicelib.tracking import AuditEntry
-
-    rejected = tracked.model_copy(
-        update={
-            "decision": Decision(outcome="rejected", by="U1", at=cst(2026, 3, 1, 10)),
-            "version": 2,
-        }
-    )
-    store.save_request(
-        rejected,
-        1,
-        AuditEntry(
-            request_id=tracked.id, version=2, at=cst(2026, 3, 1), actor="U1", action="decided"
-        ),
-    )
+    decide(store, "daily-peak-jump/CN/2026-03-09", "rejected", "U1", cst(2026, 3, 1, 10))
 
     assert deadline_watch(store, ConsoleNotifier(io.StringIO()), POLICY, cst(2026, 3, 3, 9)) == []

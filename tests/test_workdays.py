@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterable, Iterator
-from types import SimpleNamespace
-from unittest import mock
+from collections.abc import Iterator
 
 import holidays
 import pytest
-from holidays.countries.china import China
+from unpublished import UnpublishedChina, before_publication
 
-from chalicelib import workdays
 from chalicelib.policy import CalendarPolicy, YearArrangement
 from chalicelib.workdays import (
     CalendarAnswer,
     WorkingDayCalendar,
-    YearTable,
     estimated_year,
     spring_festival_eve,
 )
@@ -34,31 +29,6 @@ def days_of(year: int) -> Iterator[dt.date]:
     while day.year == year:
         yield day
         day += ONE_DAY
-
-
-class UnpublishedChina(China):
-    """holidays.China as it reads for a year before the State Council's notice is out:
-    statutory days and the library's observed-day rule only, no substituted or extra days."""
-
-    def _add_special_holidays(
-        self, mapping_names: Iterable[str], *, observed: bool = False
-    ) -> None:
-        return None
-
-
-def _estimate_before_publication(year: int, windows: dict[str, tuple[int, int]]) -> YearTable:
-    with mock.patch.object(workdays, "holidays", SimpleNamespace(China=UnpublishedChina)):
-        return estimated_year(year, windows)
-
-
-@contextlib.contextmanager
-def before_publication() -> Iterator[None]:
-    """Estimated years are built as if their arrangement were unknown to holidays.China.
-
-    For a historical year the library knows the real arrangement and would hand it to the
-    estimate as its "guess"; this hides it, so the estimate rests on the windows alone."""
-    with mock.patch.object(workdays, "estimated_year", _estimate_before_publication):
-        yield
 
 
 def test_unpublished_china_hides_the_arrangement() -> None:
