@@ -166,7 +166,6 @@ def delete_event(rt: Runtime, event_id: str) -> Response:
 @endpoint(secured=False)
 def calendar_feed(rt: Runtime) -> Response:
     from chalicelib.ical import write_calendar
-
     from chalicelib.service import calendar_events
 
     q = api.parse_query(api.CalendarQuery, _query())
