@@ -35,6 +35,9 @@ class YearTable:
     weekdays_off: frozenset[dt.date]
     working_weekends: frozenset[dt.date]
     estimated: bool
+    # Days of an official year that the next year's notice may still change (its New Year's
+    # break can reach back into this December): off, and estimated, until that notice is known.
+    unsettled: frozenset[dt.date] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ class WorkingDayCalendar:
     def is_estimated(self, year: int) -> bool:
         return self._table(year).estimated
 
+    def is_estimated_day(self, day: dt.date) -> bool:
+        table = self._table(day.year)
+        return table.estimated or day in table.unsettled
+
     def is_working_day(self, day: dt.date) -> bool:
         table = self._table(day.year)
         if day.weekday() >= 5:
@@ -64,15 +71,15 @@ class WorkingDayCalendar:
         cursor = day
         while found < n:
             cursor -= ONE_DAY
-            estimated |= self.is_estimated(cursor.year)
+            estimated |= self.is_estimated_day(cursor)
             found += self.is_working_day(cursor)
         return CalendarAnswer(cursor, estimated)
 
     def working_day_on_or_before(self, day: dt.date) -> CalendarAnswer:
-        estimated = self.is_estimated(day.year)
+        estimated = self.is_estimated_day(day)
         while not self.is_working_day(day):
             day -= ONE_DAY
-            estimated |= self.is_estimated(day.year)
+            estimated |= self.is_estimated_day(day)
         return CalendarAnswer(day, estimated)
 
     def _table(self, year: int) -> YearTable:
@@ -89,8 +96,14 @@ class WorkingDayCalendar:
                 estimated=False,
             )
         if year <= self._policy.official_through:
-            return official_year(year)
+            table = official_year(year)
+            if self._is_official(year + 1):
+                return table
+            return with_unsettled_december(table, year, self._policy.estimate_windows)
         return estimated_year(year, self._policy.estimate_windows)
+
+    def _is_official(self, year: int) -> bool:
+        return year in self._policy.overrides or year <= self._policy.official_through
 
 
 def official_year(year: int) -> YearTable:
@@ -99,6 +112,17 @@ def official_year(year: int) -> YearTable:
         frozenset(d for d in published if d.weekday() < 5 and d.year == year),
         frozenset(d for d in published.weekend_workdays if d.year == year),
         estimated=False,
+    )
+
+
+def with_unsettled_december(
+    table: YearTable, year: int, windows: dict[str, tuple[int, int]]
+) -> YearTable:
+    before, _ = windows.get("new-year", (0, 0))
+    december = {dt.date(year, 12, 31) - ONE_DAY * i for i in range(before)}
+    unsettled = frozenset(d for d in december if d.weekday() < 5 and d not in table.weekdays_off)
+    return YearTable(
+        table.weekdays_off | unsettled, table.working_weekends, table.estimated, unsettled
     )
 
 
