@@ -186,16 +186,19 @@ def preceding_max(x: np.ndarray, window: int) -> np.ndarray:
 def vas_concurrency(grid: DayGrid, policy: Policy) -> Iterator[Burst | Unchecked]:
     rule = policy.concurrency
     window = rule.baseline_window_hours * 3600 // STEP_SECONDS
+    lag = rule.baseline_lag_minutes * 60 // STEP_SECONDS
     # Only a day whose peak exceeds the threshold can fire; its baseline needs the day and the
-    # window before it, gathered for all such days at once.
+    # lag and window before it, gathered for all such days at once.
     rows, days = np.nonzero(grid.peaks > rule.threshold)
     if rows.size == 0:
         return
     flat = grid.values.reshape(len(grid.scopes), -1)
-    columns = (days * POINTS_PER_DAY - window)[:, None] + np.arange(window + POINTS_PER_DAY)
+    width = window + lag + POINTS_PER_DAY
+    columns = (days * POINTS_PER_DAY - window - lag)[:, None] + np.arange(width)
     segments = flat[rows[:, None], np.maximum(columns, 0)]
     segments[columns < 0] = np.nan  # before the grid's first day: no data
-    baseline = preceding_max(segments, window)[:, window:]
+    # Column window + k holds the max of the window ending lag points before point k.
+    baseline = preceding_max(segments, window)[:, window : window + POINTS_PER_DAY]
     values = grid.values[rows, days]
     with np.errstate(invalid="ignore"):
         firing = (values > rule.threshold) & (values > rule.growth_ratio * baseline)

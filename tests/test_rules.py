@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.grid import POINTS_PER_DAY, build_grid
-from chalicelib.policy import BILLING_AREAS, VAS_KINDS, BillingMode, Policy
+from chalicelib.policy import BILLING_AREAS, VAS_KINDS, BillingMode, ConcurrencyRule, Policy
 from chalicelib.rules import (
     CONCURRENCY,
     DAILY_JUMP,
@@ -356,6 +356,45 @@ def test_concurrency_baseline_is_the_preceding_24_hours(when: dt.datetime, fires
         _vas("recording", 1000.0, [_at(local(2026, 3, 8, 12, 5), 9000.0), _at(when, 13_000.0)])
     )
     bursts = [b for b in found(data, CONCURRENCY)[0] if b.scope == "recording"]
+    assert [(b.start, b.baseline) for b in bursts] == ([(epoch(when), 1000.0)] if fires else [])
+
+
+def _ramp(start: dt.datetime, levels: list[float]) -> list[tuple[dt.datetime, dt.datetime, float]]:
+    return [_at(start + dt.timedelta(minutes=5 * i), v) for i, v in enumerate(levels)]
+
+
+# A show's transcoding climbs from 5,000 to 13,000 over 25 minutes: each step is under 1.5 x the
+# step before, so against the preceding 24 hours (design.md's reading) nothing ever fires.
+RAMP = [6000.0, 7500.0, 9000.0, 11_000.0, 13_000.0]
+
+
+@pytest.mark.parametrize(("lag", "fires"), [(0, False), (30, True), (60, True)])
+def test_a_ramp_fires_only_with_a_baseline_lag(lag: int, fires: bool) -> None:
+    policy = Policy(concurrency=ConcurrencyRule(baseline_lag_minutes=lag))
+    start = local(2026, 3, 9, 20)
+    data = traffic(_vas("transcoding", 5000.0, _ramp(start, RAMP)))
+    bursts = [b for b in found(data, CONCURRENCY, policy)[0] if b.scope == "transcoding"]
+    if not fires:
+        assert bursts == []
+        return
+    # 11,000 at 20:15 is the first point over 10,000 and 1.5 x 5,000 (the level an hour before).
+    (burst,) = bursts
+    assert (burst.start, burst.peak, burst.baseline) == (epoch(start) + 15 * 60, 13_000.0, 5000.0)
+
+
+@pytest.mark.parametrize(
+    ("when", "fires"),
+    [
+        (local(2026, 3, 9, 13, 5), False),  # 9,000 at 12:05 yesterday: 25 h before, in the window
+        (local(2026, 3, 9, 13, 10), True),  # 25 h 5 min before: out
+    ],
+)
+def test_the_lag_moves_the_whole_window(when: dt.datetime, fires: bool) -> None:
+    policy = Policy(concurrency=ConcurrencyRule(baseline_lag_minutes=60))
+    data = traffic(
+        _vas("recording", 1000.0, [_at(local(2026, 3, 8, 12, 5), 9000.0), _at(when, 13_000.0)])
+    )
+    bursts = [b for b in found(data, CONCURRENCY, policy)[0] if b.scope == "recording"]
     assert [(b.start, b.baseline) for b in bursts] == ([(epoch(when), 1000.0)] if fires else [])
 
 
