@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -18,12 +17,14 @@ from chalice.app import Request, S3Event
 
 from chalicelib import api
 from chalicelib.runtime import Runtime, runtime
+from chalicelib.settings import Settings
 
 app = Chalice(app_name="burst-assurance")
 app.log.setLevel(logging.INFO)
 
-CYCLE_MINUTES = int(os.environ.get("BURST_ASSURANCE_CYCLE_MINUTES", "15"))
-FORECAST_BUCKET = os.environ.get("BURST_ASSURANCE_BUCKET", "burst-assurance-forecasts")
+# Read when Chalice packages the app: the cycle's rate and the S3 drop's bucket.
+PACKAGING = Settings.from_env()
+FORECAST_BUCKET = PACKAGING.bucket or "burst-assurance-forecasts"
 JSON_OR_CSV = ["application/json", "text/csv"]
 
 
@@ -34,7 +35,7 @@ def _now() -> dt.datetime:
 # -- schedules ---------------------------------------------------------------------------------
 
 
-@app.schedule(Rate(CYCLE_MINUTES, unit=Rate.MINUTES))
+@app.schedule(Rate(PACKAGING.cycle_minutes, unit=Rate.MINUTES))
 def planning_cycle(event: Any) -> dict[str, int]:
     from chalicelib.service import run_cycle
 

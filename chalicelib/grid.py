@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from chalicelib.billing import daily_peaks
 from chalicelib.errors import InputError
 from chalicelib.traffic import STEP_SECONDS, Series
 
@@ -35,7 +36,7 @@ class DayGrid:
     def peaks(self) -> np.ndarray:
         """(series, days): each day's highest point, NaN for a day without data. Every rule
         starts here, so it is computed once per grid."""
-        return np.fmax.reduce(self.values, axis=-1)
+        return daily_peaks(self.values)
 
     @functools.cached_property
     def day_labels(self) -> tuple[str, ...]:

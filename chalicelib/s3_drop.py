@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from chalicelib.errors import InputError
+from chalicelib.service import ingest_traffic
 from chalicelib.store import Store
 from chalicelib.traffic import parse_csv
 
@@ -32,7 +33,6 @@ def ingest_object(
         # A bad file is the sender's to fix; retrying would fail the same way, so do not raise.
         log.error("rejected s3://%s/%s: %s", bucket, key, exc)
         return {"stored": False, "reason": str(exc)}
-    store.put_traffic(traffic)
-    points = sum(len(s.times) for s in traffic.series.values())
-    log.info("stored s3://%s/%s: %d series, %d points", bucket, key, len(traffic), points)
-    return {"stored": True, "series": len(traffic), "points": points}
+    counts = ingest_traffic(store, traffic)
+    log.info("stored s3://%s/%s: %d series, %d points", bucket, key, *counts.values())
+    return {"stored": True, **counts}
