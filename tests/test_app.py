@@ -114,6 +114,37 @@ def test_requests_without_a_valid_token_are_refused_and_touch_nothing(client, he
     assert snapshot(client) == before
 
 
+def test_api_key_mode_refuses_a_request_api_gateway_did_not_key(client, monkeypatch):
+    """On AWS, API Gateway checks the key; a request reaching us without its key id (a
+    misconfigured stage, or a direct invoke) is refused, bearer token or not."""
+    monkeypatch.setenv("BURST_ASSURANCE_API_AUTH", "api-key")
+    runtime.reset()
+    response = get(client, "/events")
+    assert response.status_code == 403
+    assert body(response)["error"] == {
+        "code": "forbidden", "message": "API key required", "field": None,
+    }  # fmt: skip
+
+
+def test_tokens_come_from_secrets_manager(client, monkeypatch):
+    from secrets_standin import serving
+
+    secret = {"api_token": "from-the-secret", "ical_token": "feed-from-the-secret"}
+    with serving(secret) as (endpoint, calls):
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        monkeypatch.setenv("BURST_ASSURANCE_SECRET_ID", "burst-assurance/runtime")
+        runtime.reset()
+        assert get(client, "/events").status_code == 403  # the env token no longer counts
+        assert (
+            get(client, "/events", {"Authorization": "Bearer from-the-secret"}).status_code == 200
+        )
+        assert client.http.get("/events.ics?token=feed-from-the-secret").status_code == 200
+    assert calls == ["burst-assurance/runtime"]  # fetched once per container, then cached
+
+
 def test_an_unconfigured_token_refuses_everyone(client, monkeypatch):
     monkeypatch.delenv("BURST_ASSURANCE_API_TOKEN")
     runtime.reset()
@@ -273,8 +304,9 @@ def test_request_filters(client):
     assert ids("scope=AP1") == []
     assert ids("deadline_to=2026-03-05T00:00:00%2B08:00") == everything[:1]
     assert ids("deadline_from=2026-03-05T00:00:00%2B08:00") == everything[1:]
-    statuses = {t["request"]["status"] for t in body(get(client, "/requests"))}
-    assert ids(f"status={statuses.pop()}")
+    # At 2026-03-01 09:00 both deadlines (03-04 and 03-11, 18:00) are over 72 h away.
+    assert ids("status=upcoming") == everything
+    assert ids("status=due") == []
     bad = get(client, "/requests?status=late")
     assert bad.status_code == 400
     assert body(bad)["error"]["field"] == "status"

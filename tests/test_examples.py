@@ -11,6 +11,7 @@ from types import ModuleType
 
 import pytest
 
+from chalicelib import ical
 from chalicelib.assurance import Plan
 from chalicelib.policy import load_policy
 
@@ -116,7 +117,6 @@ def test_plan_warns_about_the_unforecast_final_and_the_estimated_year(plan: Plan
 
 
 def test_ics_reads_back_as_the_generator_events() -> None:
-    ical = pytest.importorskip("chalicelib.ical")
     data = (EXAMPLES / "events.ics").read_bytes()
     for default_major in (True, False):
         read = ical.read_events(data, default_major=default_major, source="events.ics")
