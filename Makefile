@@ -46,7 +46,7 @@ unit: $(VENV)/.installed
 test: lint typecheck unit
 
 openapi: $(VENV)/.installed
-	$(BIN)/python -m chalicelib.api > openapi.json
+	$(BIN)/python -m chalicelib.entry.api.openapi > openapi.json
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_rules.py

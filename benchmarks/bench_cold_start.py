@@ -40,8 +40,11 @@ def index():
     return {"client": boto3.__name__}
 """
 
-# The modules a planning cycle imports after app.py (see app.planning_cycle, chalicelib.runtime).
-FIRST_CYCLE = "chalicelib.service, chalicelib.wiring, chalicelib.store.dynamodb"
+# The modules a planning cycle imports after app.py (see chalicelib.entry.schedules).
+FIRST_CYCLE = (
+    "chalicelib.workflows.planning, chalicelib.config.bootstrap, "
+    "chalicelib.adapters.store.dynamodb"
+)
 
 TIMER = """\
 import sys, time

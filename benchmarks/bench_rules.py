@@ -36,10 +36,10 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from chalicelib import rules
-from chalicelib.grid import POINTS_PER_DAY, DayGrid
-from chalicelib.policy import BILLING_AREAS, VAS_KINDS, VAS_TOTAL, BillingMode, Policy
-from chalicelib.rules import REL_TOL
+from chalicelib.domain import rules
+from chalicelib.domain.grid import POINTS_PER_DAY, DayGrid
+from chalicelib.domain.policy import BILLING_AREAS, VAS_KINDS, VAS_TOTAL, BillingMode, Policy
+from chalicelib.domain.rules import REL_TOL
 
 SERIES_PER_AREA = 100
 SERIES_PER_SERVICE = 100

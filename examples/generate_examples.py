@@ -30,11 +30,11 @@ from zoneinfo import ZoneInfo
 import icalendar
 import numpy as np
 
-from chalicelib.assurance import Plan
-from chalicelib.events import Event
-from chalicelib.planner import make_plan
-from chalicelib.policy import Policy
-from chalicelib.traffic import load_files
+from chalicelib.adapters.traffic_files import load_files
+from chalicelib.domain.assurance import Plan
+from chalicelib.domain.events import Event
+from chalicelib.domain.planner import make_plan
+from chalicelib.domain.policy import Policy
 
 SEED = 20_261_123
 ZONE = ZoneInfo("Asia/Shanghai")

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from chalicelib.traffic import Series, TrafficSet
+from chalicelib.domain.traffic import Series, TrafficSet
 
 CST = ZoneInfo("Asia/Shanghai")
 UTC = dt.UTC
@@ -106,3 +106,25 @@ def spans(
         return value
 
     return value_at
+
+
+def bandwidth_csv(
+    first_day: dt.date,
+    days: int,
+    base: Mapping[str, float],
+    peaks: Mapping[tuple[str, dt.date], float] | None = None,
+    hours: tuple[int, int] = (20, 24),
+) -> str:
+    """CSV text of ``days`` local days of 5-minute bandwidth from ``first_day``: each scope of
+    ``base`` flat at its level, and at ``peaks[(scope, day)]`` from hours[0]:00 to hours[1]:00
+    on the days listed. Times are written in Asia/Shanghai (+08:00), values as Python floats."""
+    last_day = first_day + dt.timedelta(days=days - 1)
+    low, high = hours
+    peaks = peaks or {}
+    rows = [
+        (t.isoformat(), "bandwidth", scope, float(value))
+        for scope, level in base.items()
+        for t in points(first_day, last_day)
+        for value in [peaks.get((scope, t.date()), level) if low <= t.hour < high else level]
+    ]
+    return csv_text(*rows)

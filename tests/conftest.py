@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from dynamodb_local import CLEARED_ENVIRONMENT, DUMMY_ENVIRONMENT, DynamoDBLocalError, running
 
-from chalicelib.settings import Settings
-from chalicelib.store.dynamodb import DynamoStore
+from chalicelib.adapters.store.dynamodb import DynamoStore
+from chalicelib.config.settings import Settings
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,8 +10,9 @@ import pytest
 from chalice.test import Client
 
 import app as application
-from chalicelib import runtime
-from chalicelib.store.dynamodb import DynamoStore
+from chalicelib.adapters.store.dynamodb import DynamoStore
+from chalicelib.config import bootstrap
+from chalicelib.entry import clock
 
 CST = ZoneInfo("Asia/Shanghai")
 TOKEN = "test-api-token-7f3a"
@@ -42,7 +43,7 @@ FINAL = {
 }
 
 
-@pytest.fixture(params=["sqlite", "dynamodb"])
+@pytest.fixture(params=["sqlite", pytest.param("dynamodb", marks=pytest.mark.dynamodb)])
 def client(request, tmp_path, monkeypatch):
     monkeypatch.setenv("BURST_ASSURANCE_API_TOKEN", TOKEN)
     monkeypatch.setenv("BURST_ASSURANCE_ICAL_TOKEN", FEED_TOKEN)
@@ -56,18 +57,18 @@ def client(request, tmp_path, monkeypatch):
         monkeypatch.setenv("BURST_ASSURANCE_DYNAMODB_ENDPOINT", settings.dynamodb_endpoint)
         DynamoStore.from_settings(settings).create_tables()
     set_clock(monkeypatch, NOW)
-    runtime.reset()
+    bootstrap.reset()
     # An empty project: the deployed stages' environment (.chalice/config.json) stays out.
     (tmp_path / ".chalice").mkdir()
     (tmp_path / ".chalice" / "config.json").write_text('{"version": "2.0", "app_name": "t"}')
     with Client(application.app, project_dir=str(tmp_path)) as test_client:
         yield test_client
-    runtime.reset()
+    bootstrap.reset()
 
 
 def set_clock(monkeypatch, iso: str) -> None:
-    """The entry points read the clock through app._now; pin it."""
-    monkeypatch.setattr(application, "_now", lambda: dt.datetime.fromisoformat(iso))
+    """The entry points read the clock through chalicelib.entry.clock; pin it."""
+    monkeypatch.setattr(clock, "utc_now", lambda: dt.datetime.fromisoformat(iso))
 
 
 def get(client, path, headers=AUTH):
@@ -118,7 +119,7 @@ def test_api_key_mode_refuses_a_request_api_gateway_did_not_key(client, monkeypa
     """On AWS, API Gateway checks the key; a request reaching us without its key id (a
     misconfigured stage, or a direct invoke) is refused, bearer token or not."""
     monkeypatch.setenv("BURST_ASSURANCE_API_AUTH", "api-key")
-    runtime.reset()
+    bootstrap.reset()
     response = get(client, "/events")
     assert response.status_code == 403
     assert body(response)["error"] == {
@@ -136,7 +137,7 @@ def test_tokens_come_from_secrets_manager(client, monkeypatch):
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         monkeypatch.setenv("BURST_ASSURANCE_SECRET_ID", "burst-assurance/runtime")
-        runtime.reset()
+        bootstrap.reset()
         assert get(client, "/events").status_code == 403  # the env token no longer counts
         assert (
             get(client, "/events", {"Authorization": "Bearer from-the-secret"}).status_code == 200
@@ -147,7 +148,7 @@ def test_tokens_come_from_secrets_manager(client, monkeypatch):
 
 def test_an_unconfigured_token_refuses_everyone(client, monkeypatch):
     monkeypatch.delenv("BURST_ASSURANCE_API_TOKEN")
-    runtime.reset()
+    bootstrap.reset()
     response = get(client, "/events")
     assert response.status_code == 401
     assert "not configured" in body(response)["error"]["message"]
@@ -437,4 +438,10 @@ def test_openapi_is_served_and_matches_the_checked_in_copy(client):
     served = body(get(client, "/openapi.json"))
     checked_in = json.loads((Path(__file__).parents[1] / "openapi.json").read_text())
     assert served == checked_in, "run `make openapi` and commit openapi.json"
-    assert set(served["paths"]) >= {"/events", "/events/{id}", "/forecasts", "/requests", "/plan"}
+    assert set(served["paths"]) >= {
+        "/events",
+        "/events/{event_id}",
+        "/forecasts",
+        "/requests",
+        "/plan",
+    }

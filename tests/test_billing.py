@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from chalicelib.billing import charged_bandwidth, daily_peaks
-from chalicelib.policy import BillingMode
+from chalicelib.domain.billing import charged_bandwidth, daily_peaks
+from chalicelib.domain.policy import BillingMode
 
 PER_DAY = 288
 NAN = float("nan")

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.cli import main
+from chalicelib.entry.cli import main
 
 CST = ZoneInfo("Asia/Shanghai")
 NOW = "2026-03-01T09:00:00+08:00"

@@ -2,7 +2,7 @@
 
 Each thread opens its own store (its own SQLite connection on the same file, or its own boto3
 client on the same DynamoDB Local tables) and keeps it for the test; for every round all of
-them wait at a barrier, then apply the same plan with chalicelib.service.apply_plan.
+them wait at a barrier, then apply the same plan with chalicelib.workflows.planning.apply_plan.
 """
 
 from __future__ import annotations
@@ -13,23 +13,22 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
+from builders import bandwidth_csv, local
 
-from chalicelib.assurance import Plan
-from chalicelib.errors import Conflict
-from chalicelib.planner import make_plan
-from chalicelib.policy import Policy
-from chalicelib.service import apply_plan
-from chalicelib.settings import Settings
-from chalicelib.store import Store
-from chalicelib.store.dynamodb import DynamoStore
-from chalicelib.store.sqlite import SqliteStore
-from chalicelib.tracking import AuditEntry, Change, Presence, TrackedRequest
-from chalicelib.traffic import parse_csv
+from chalicelib.adapters.store.dynamodb import DynamoStore
+from chalicelib.adapters.store.sqlite import SqliteStore
+from chalicelib.config.settings import Settings
+from chalicelib.domain.assurance import Plan
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.planner import make_plan
+from chalicelib.domain.policy import Policy
+from chalicelib.domain.tracking import AuditEntry, Change, Presence, TrackedRequest
+from chalicelib.domain.traffic import parse_csv
+from chalicelib.workflows.planning import apply_plan
+from chalicelib.workflows.ports import Store
 
-CST = ZoneInfo("Asia/Shanghai")
 THREADS = 20
 POLICY = Policy()
 
@@ -37,21 +36,14 @@ Spike = tuple[str, int, float]  # billing area, day of December 2026, evening pe
 FIRST_SPIKES: list[Spike] = [("CN", 3, 300.0), ("AP1", 4, 90.0), ("EU", 5, 75.0), ("CN", 6, 320.0)]
 # A later forecast: every peak higher, and the EU burst gone.
 SECOND_SPIKES: list[Spike] = [("CN", 3, 350.0), ("AP1", 4, 95.0), ("CN", 6, 420.0)]
+BASE = {"CN": 50.0, "AP1": 10.0, "EU": 5.0}  # Gbit/s outside the peaks
 
 
 def forecast_csv(spikes: list[Spike]) -> str:
     """Eight days of 5-minute bandwidth from 2026-12-01 (CST) for CN, AP1 and EU at a flat
     base, with a 20:00-22:00 evening peak on each spike's day."""
-    rows = ["time,metric,scope,value"]
-    start = dt.datetime(2026, 12, 1, tzinfo=CST)
-    base = {"CN": 50.0, "AP1": 10.0, "EU": 5.0}
-    peaks = {(area, day): peak for area, day, peak in spikes}
-    for area, level in base.items():
-        for step in range(8 * 288):
-            t = start + dt.timedelta(minutes=5 * step)
-            value = peaks.get((area, t.day), level) if 20 <= t.hour < 22 else level
-            rows.append(f"{t.isoformat()},bandwidth,{area},{value}")
-    return "\n".join(rows) + "\n"
+    peaks = {(area, dt.date(2026, 12, day)): peak for area, day, peak in spikes}
+    return bandwidth_csv(dt.date(2026, 12, 1), 8, BASE, peaks, hours=(20, 22))
 
 
 def plan_for(spikes: list[Spike], now: dt.datetime) -> Plan:
@@ -62,8 +54,8 @@ def plan_for(spikes: list[Spike], now: dt.datetime) -> Plan:
 
 @pytest.fixture(scope="module")
 def plans() -> tuple[Plan, Plan]:
-    first = plan_for(FIRST_SPIKES, dt.datetime(2026, 11, 20, 9, 0, tzinfo=CST))
-    second = plan_for(SECOND_SPIKES, dt.datetime(2026, 11, 21, 9, 30, tzinfo=CST))
+    first = plan_for(FIRST_SPIKES, local(2026, 11, 20, 9))
+    second = plan_for(SECOND_SPIKES, local(2026, 11, 21, 9, 30))
     return first, second
 
 
@@ -184,13 +176,15 @@ def test_concurrent_cycles_write_each_change_once(
     assert sum(cycles.lost.values()) > 0, "no write lost a race: the cycles did not overlap"
     assert sorted(c.after.id for c in applied) == sorted(r.id for r in first.requests)
     assert {c.action for c in applied} == {"created"}
+    created = {c.after.id: c.audit for c in applied}
     stored = {t.id: t for t in check.list_requests()}
     assert sorted(stored) == sorted(r.id for r in first.requests)
     for request in first.requests:
         assert stored[request.id].version == 1
         assert stored[request.id].request == request
         trail = check.audit_trail(request.id)
-        assert [(a.version, a.action) for a in trail] == [(1, "created")]
+        assert [(a.request_id, a.version, a.action) for a in trail] == [(request.id, 1, "created")]
+        assert trail == [created[request.id]]  # the entry the successful write carried
 
     # 2. twenty cycles over a changed forecast, a little later: each change made exactly once
     lost_before = sum(cycles.lost.values())
@@ -199,13 +193,18 @@ def test_concurrent_cycles_write_each_change_once(
     expected = {r.id: "updated" for r in second.requests}
     expected["daily-peak-jump/EU/2026-12-05"] = "withdrawn"
     assert Counter((c.after.id, c.action) for c in applied) == Counter(expected.items())
+    changed = {c.after.id: c.audit for c in applied}
     stored = {t.id: t for t in check.list_requests()}
     assert sorted(stored) == sorted(expected)
     for request_id, action in expected.items():
         assert stored[request_id].version == 2
         trail = check.audit_trail(request_id)
-        assert [(a.version, a.action) for a in trail] == [(1, "created"), (2, action)]
-        assert len({(a.request_id, a.version) for a in trail}) == len(trail)
+        assert [(a.request_id, a.version, a.action) for a in trail] == [
+            (request_id, 1, "created"),
+            (request_id, 2, action),
+        ]
+        # The very entries the two successful writes carried, stored whole and in order.
+        assert trail == [created[request_id], changed[request_id]]
     for request in second.requests:
         assert stored[request.id].request == request
         assert stored[request.id].presence is Presence.ACTIVE

@@ -12,8 +12,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from unpublished import before_publication
 
-from chalicelib.deadlines import Deadline, DeadlineCalculator
-from chalicelib.policy import CalendarPolicy, LeadTimes, Policy, YearArrangement
+from chalicelib.domain.deadlines import Deadline, DeadlineCalculator
+from chalicelib.domain.policy import CalendarPolicy, LeadTimes, Policy, YearArrangement
 
 CST = ZoneInfo("Asia/Shanghai")
 UTC = dt.UTC

@@ -11,9 +11,10 @@ from types import ModuleType
 
 import pytest
 
-from chalicelib import ical
-from chalicelib.assurance import Plan
-from chalicelib.policy import load_policy
+from chalicelib.adapters import ical
+from chalicelib.config.policy_file import load_policy
+from chalicelib.domain.assurance import Plan
+from chalicelib.domain.policy import Policy
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -119,7 +120,9 @@ def test_plan_warns_about_the_unforecast_final_and_the_estimated_year(plan: Plan
 def test_ics_reads_back_as_the_generator_events() -> None:
     data = (EXAMPLES / "events.ics").read_bytes()
     for default_major in (True, False):
-        read = ical.read_events(data, default_major=default_major, source="events.ics")
+        read = ical.read_events(
+            data, default_major=default_major, source="events.ics", zone=Policy().zone
+        )
         assert read == [e.to_event() for e in generator.EVENTS]
 
 

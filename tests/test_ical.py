@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 import re
 from zoneinfo import ZoneInfo
@@ -10,12 +11,15 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from chalicelib.assurance import AssuranceRequest, EventRef, Status
-from chalicelib.errors import InputError
-from chalicelib.events import EVENT_ID, Event, spring_festival_gala
-from chalicelib.ical import read_events, write_calendar
+from chalicelib.adapters import ical
+from chalicelib.domain.assurance import AssuranceRequest, EventRef, Status
+from chalicelib.domain.errors import InputError
+from chalicelib.domain.events import EVENT_ID, Event, spring_festival_gala
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The policy's zone is always passed in; these tests use the default profile's.
+read_events = functools.partial(ical.read_events, zone=SHANGHAI)
+write_calendar = functools.partial(ical.write_calendar, zone=SHANGHAI)
 UTC = dt.UTC
 EIGHT_HOURS = dt.timedelta(hours=8)
 
@@ -558,3 +562,18 @@ def test_an_official_calendar_deadline_has_no_estimate_note():
 
     assert "estimated" not in text
     assert "During" not in text
+
+
+def test_the_calendar_is_written_and_read_in_the_zone_it_is_given():
+    london = ZoneInfo("Europe/London")
+    event = Event(
+        id="derby", name="Derby", major=True,
+        start=dt.datetime(2027, 7, 3, 15, 0, tzinfo=london),
+        end=dt.datetime(2027, 7, 3, 17, 0, tzinfo=london),
+    )  # fmt: skip
+    data = ical.write_calendar([event], zone=london)
+    assert b"X-WR-TIMEZONE:Europe/London" in data
+    assert b"DTSTART;TZID=Europe/London:20270703T150000" in data
+    floating = ics(vevent("f1", "DTSTART:20270703T150000", "DTEND:20270703T170000"))
+    [read] = ical.read_events(floating, zone=london)
+    assert read.start == dt.datetime(2027, 7, 3, 14, 0, tzinfo=dt.UTC)

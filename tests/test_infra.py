@@ -211,7 +211,7 @@ def test_package_carries_bytecode_for_the_lambda_runtime(packaged: Packaged) -> 
 
 
 def test_tables_match_the_store_and_are_protected(packaged: Packaged) -> None:
-    from chalicelib.store.dynamodb import DynamoStore
+    from chalicelib.adapters.store.dynamodb import DynamoStore
 
     expected = {d["TableName"]: d for d in DynamoStore(None, "PREFIX").table_definitions()}
     assert set(packaged.of_type("AWS::DynamoDB::Table")) == set(TABLES)
@@ -249,7 +249,7 @@ def test_every_function_gets_the_runtime_environment(packaged: Packaged) -> None
 def test_settings_accept_the_runtime_environment(packaged: Packaged) -> None:
     # Settings forbids unknown BURST_ASSURANCE_* names: an extra variable here would fail every
     # invocation on AWS, and a typo would silently fall back to a default.
-    from chalicelib.settings import Settings
+    from chalicelib.config.settings import Settings
 
     for name, function in packaged.functions.items():
         env = {k: placeholder(v) for k, v in effective_env(packaged, function).items()}

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from builders import CST, UTC, bandwidth, local, spans, traffic
 
-from chalicelib.events import Event, spring_festival_gala
-from chalicelib.planner import make_plan
-from chalicelib.policy import Policy
-from chalicelib.traffic import TrafficSet
+from chalicelib.domain.events import Event, spring_festival_gala
+from chalicelib.domain.planner import make_plan
+from chalicelib.domain.policy import Policy
+from chalicelib.domain.traffic import TrafficSet
 
 POLICY = Policy()
 NOW = local(2026, 3, 1, 10)

@@ -18,9 +18,9 @@ from builders import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.grid import POINTS_PER_DAY, build_grid
-from chalicelib.policy import BILLING_AREAS, VAS_KINDS, BillingMode, ConcurrencyRule, Policy
-from chalicelib.rules import (
+from chalicelib.domain.grid import POINTS_PER_DAY, build_grid
+from chalicelib.domain.policy import BILLING_AREAS, VAS_KINDS, BillingMode, ConcurrencyRule, Policy
+from chalicelib.domain.rules import (
     CONCURRENCY,
     DAILY_JUMP,
     MONTHLY,
@@ -32,7 +32,7 @@ from chalicelib.rules import (
     preceding_max,
     vas_concurrency,
 )
-from chalicelib.traffic import Series, TrafficSet
+from chalicelib.domain.traffic import Series, TrafficSet
 
 POLICY = Policy()
 D = dt.date

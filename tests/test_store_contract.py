@@ -1,4 +1,4 @@
-"""The store contract (chalicelib.store.base.Store): one suite, run against every adapter.
+"""The store contract (chalicelib.workflows.ports.Store): one suite, run against every adapter.
 
 SQLite runs on a temporary file, DynamoDB on DynamoDB Local (tests/dynamodb_local.py).
 """
@@ -16,15 +16,15 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from chalicelib.assurance import AssuranceRequest, EventRef, Status
-from chalicelib.errors import Conflict
-from chalicelib.events import Event
-from chalicelib.settings import Settings
-from chalicelib.store import Store
-from chalicelib.store.dynamodb import DynamoStore
-from chalicelib.store.sqlite import SqliteStore
-from chalicelib.tracking import AuditEntry, Decision, Presence, TrackedRequest
-from chalicelib.traffic import STEP_SECONDS, Series, TrafficSet
+from chalicelib.adapters.store.dynamodb import DynamoStore
+from chalicelib.adapters.store.sqlite import SqliteStore
+from chalicelib.config.settings import Settings
+from chalicelib.domain.assurance import AssuranceRequest, EventRef, Status
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.events import Event
+from chalicelib.domain.tracking import AuditEntry, Decision, Presence, TrackedRequest
+from chalicelib.domain.traffic import STEP_SECONDS, Series, TrafficSet
+from chalicelib.workflows.ports import Store
 
 CST = ZoneInfo("Asia/Shanghai")
 UTC = dt.UTC

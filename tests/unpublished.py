@@ -10,8 +10,8 @@ from unittest import mock
 
 from holidays.countries.china import China
 
-from chalicelib import workdays
-from chalicelib.workdays import YearTable, estimated_year
+from chalicelib.domain import workdays
+from chalicelib.domain.workdays import YearTable, estimated_year
 
 
 class UnpublishedChina(China):

@@ -1,0 +1,173 @@
+"""The embedded default store: one SQLite file, created on first use, schema versioned."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from chalicelib.adapters.store.chunks import Chunk, assemble, merge_chunk, split_into_chunks
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.events import Event
+from chalicelib.domain.tracking import AuditEntry, TrackedRequest
+from chalicelib.domain.traffic import TrafficSet
+
+# Each entry moves the schema from version i to i + 1 (PRAGMA user_version).
+MIGRATIONS = (
+    """
+    CREATE TABLE events (id TEXT PRIMARY KEY, start TEXT NOT NULL, doc TEXT NOT NULL);
+    CREATE TABLE requests (
+        id TEXT PRIMARY KEY, version INTEGER NOT NULL, deadline TEXT NOT NULL, doc TEXT NOT NULL
+    );
+    CREATE TABLE audit (
+        request_id TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL,
+        PRIMARY KEY (request_id, version)
+    );
+    """,
+    """
+    CREATE TABLE traffic (key TEXT PRIMARY KEY, blob BLOB NOT NULL);
+    """,
+)
+
+
+class SqliteStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()  # one connection per thread (chalice local is threaded)
+        self._connections: list[sqlite3.Connection] = []
+        self._migrate()
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a read-check-write
+            # holds the write lock from the read on, and another writer waits its turn.
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            self._local.db = db
+            self._connections.append(db)
+        return db
+
+    def close(self) -> None:
+        for db in self._connections:
+            db.close()
+        self._connections.clear()
+        self._local = threading.local()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._transaction() as db:
+            current = db.execute("PRAGMA user_version").fetchone()[0]
+            if current > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"{self.path} has schema version {current}, newer than this program "
+                    f"({len(MIGRATIONS)}); upgrade Burst Assurance"
+                )
+            for version in range(current, len(MIGRATIONS)):
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {version + 1}")
+
+    # -- events -------------------------------------------------------------------------------
+
+    def put_event(self, event: Event) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO events (id, start, doc) VALUES (?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET start = excluded.start, doc = excluded.doc",
+                (event.id, event.start.isoformat(), event.model_dump_json()),
+            )
+
+    def get_event(self, event_id: str) -> Event | None:
+        row = self._db.execute("SELECT doc FROM events WHERE id = ?", (event_id,)).fetchone()
+        return Event.model_validate_json(row[0]) if row else None
+
+    def delete_event(self, event_id: str) -> bool:
+        with self._transaction() as db:
+            return db.execute("DELETE FROM events WHERE id = ?", (event_id,)).rowcount > 0
+
+    def list_events(self) -> list[Event]:
+        events = [
+            Event.model_validate_json(doc) for (doc,) in self._db.execute("SELECT doc FROM events")
+        ]
+        return sorted(events, key=lambda e: (e.start, e.id))
+
+    # -- tracked requests ---------------------------------------------------------------------
+
+    def get_request(self, request_id: str) -> TrackedRequest | None:
+        row = self._db.execute("SELECT doc FROM requests WHERE id = ?", (request_id,)).fetchone()
+        return TrackedRequest.model_validate_json(row[0]) if row else None
+
+    def list_requests(self) -> list[TrackedRequest]:
+        docs = self._db.execute("SELECT doc FROM requests")
+        tracked = [TrackedRequest.model_validate_json(doc) for (doc,) in docs]
+        return sorted(tracked, key=lambda t: (t.request.deadline, t.id))
+
+    def save_request(
+        self, tracked: TrackedRequest, expected_version: int | None, audit: AuditEntry
+    ) -> None:
+        with self._transaction() as db:
+            row = db.execute("SELECT version FROM requests WHERE id = ?", (tracked.id,)).fetchone()
+            stored_version = row[0] if row else None
+            if stored_version != expected_version:
+                raise Conflict(
+                    f"request {tracked.id} is at version {stored_version}, "
+                    f"not {expected_version} as read"
+                )
+            db.execute(
+                "INSERT INTO requests (id, version, deadline, doc) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
+                "deadline = excluded.deadline, doc = excluded.doc",
+                (
+                    tracked.id,
+                    tracked.version,
+                    tracked.request.deadline.isoformat(),
+                    tracked.model_dump_json(),
+                ),
+            )
+            try:
+                db.execute(
+                    "INSERT INTO audit (request_id, version, doc) VALUES (?, ?, ?)",
+                    (audit.request_id, audit.version, audit.model_dump_json()),
+                )
+            except sqlite3.IntegrityError:
+                raise Conflict(
+                    f"audit entry {audit.request_id} v{audit.version} exists already"
+                ) from None
+
+    def audit_trail(self, request_id: str) -> list[AuditEntry]:
+        rows = self._db.execute(
+            "SELECT doc FROM audit WHERE request_id = ? ORDER BY version", (request_id,)
+        )
+        return [AuditEntry.model_validate_json(doc) for (doc,) in rows]
+
+    # -- traffic ------------------------------------------------------------------------------
+
+    def put_traffic(self, traffic: TrafficSet) -> None:
+        with self._transaction() as db:  # all chunks of one upload, or none
+            for chunk in split_into_chunks(traffic):
+                row = db.execute("SELECT blob FROM traffic WHERE key = ?", (chunk.key,)).fetchone()
+                merged = merge_chunk(Chunk.decode(chunk.key, row[0]) if row else None, chunk)
+                db.execute(
+                    "INSERT INTO traffic (key, blob) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET blob = excluded.blob",
+                    (merged.key, merged.encode()),
+                )
+
+    def get_traffic(self) -> TrafficSet:
+        rows = self._db.execute("SELECT key, blob FROM traffic")
+        return assemble([Chunk.decode(key, blob) for key, blob in rows])

@@ -1,0 +1,41 @@
+"""Traffic sources (the TrafficSource port): files named by globs, or what was uploaded."""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from chalicelib.domain.errors import InputError
+from chalicelib.workflows.ports import Store
+
+if TYPE_CHECKING:
+    from chalicelib.domain.traffic import TrafficSet
+
+
+class FileTrafficSource:
+    """CSV or JSON files (optionally gzipped), named by glob patterns; later files win."""
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        self.patterns = tuple(patterns)
+
+    def load(self) -> TrafficSet:
+        from chalicelib.adapters.traffic_files import load_files
+
+        paths: list[str] = []
+        for pattern in self.patterns:
+            matches = sorted(glob.glob(pattern))
+            if not matches:
+                raise InputError(f"no traffic file matches {pattern!r}", field="traffic")
+            paths.extend(matches)
+        return load_files(paths)
+
+
+class StoredTrafficSource:
+    """Traffic uploaded through the API or the S3 drop and kept in the store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def load(self) -> TrafficSet:
+        return self.store.get_traffic()

@@ -1,0 +1,107 @@
+"""The one place that builds the runtime from settings: which adapters run, and with what.
+
+Every entry point (API routes, schedules, the S3 drop, the CLI) gets its ports from here. Nothing
+runs at import time and each adapter imports its libraries when built, so a cold start pays only
+for what the first request uses.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from chalicelib.config.settings import Settings
+
+if TYPE_CHECKING:
+    from chalicelib.domain.policy import Policy
+    from chalicelib.workflows.ports import Notifier, Store, TrafficSource
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    policy: Policy
+    store: Store
+    source: TrafficSource
+    notifier: Notifier
+
+
+def build_runtime(settings: Settings, policy_file: str | Path | None = None) -> Runtime:
+    """The runtime for ``settings``; ``policy_file`` (a CLI flag) wins over the setting."""
+    store = build_store(settings)
+    return Runtime(
+        settings=settings,
+        policy=build_policy(settings, policy_file),
+        store=store,
+        source=build_source(settings, store),
+        notifier=build_notifier(settings),
+    )
+
+
+@functools.cache
+def runtime() -> Runtime:
+    """The AWS entry points' runtime: built once per Lambda container, on first use."""
+    return build_runtime(with_secrets(Settings.from_env()))
+
+
+def reset() -> None:
+    """Forget the cached runtime (tests change the environment between cases)."""
+    runtime.cache_clear()
+
+
+def build_store(settings: Settings) -> Store:
+    if settings.store == "dynamodb":
+        from chalicelib.adapters.store.dynamodb import DynamoStore  # boto3 only where it is used
+
+        return DynamoStore.from_settings(settings)
+    from chalicelib.adapters.store.sqlite import SqliteStore
+
+    return SqliteStore(settings.sqlite_path)
+
+
+def build_notifier(settings: Settings) -> Notifier:
+    from chalicelib.adapters.console import ConsoleNotifier
+
+    return ConsoleNotifier()
+
+
+def build_source(settings: Settings, store: Store) -> TrafficSource:
+    from chalicelib.adapters.traffic_sources import FileTrafficSource, StoredTrafficSource
+
+    if settings.traffic_source == "store":
+        return StoredTrafficSource(store)
+    return FileTrafficSource(settings.traffic)
+
+
+def build_policy(settings: Settings, policy_file: str | Path | None = None) -> Policy:
+    from chalicelib.config.policy_file import load_policy
+
+    return load_policy(policy_file or settings.policy_file)
+
+
+def with_secrets(settings: Settings) -> Settings:
+    """Settings with the tokens from Secrets Manager, when a secret is configured."""
+    if settings.secret_id is None:
+        return settings
+    secret = _fetch_secret(settings.secret_id)
+    update = {
+        name: SecretStr(str(secret[name]))
+        for name in ("api_token", "ical_token")
+        if secret.get(name)
+    }
+    return settings.model_copy(update=update)
+
+
+def _fetch_secret(secret_id: str) -> dict[str, Any]:
+    import boto3
+
+    response = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)
+    value = json.loads(response["SecretString"])
+    if not isinstance(value, dict):
+        raise RuntimeError(f"secret {secret_id} must hold a JSON object")
+    return value

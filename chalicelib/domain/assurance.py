@@ -1,0 +1,69 @@
+"""What a plan is made of: assurance requests, their status, and warnings (design.md §4).
+
+Plain pydantic models, kept apart from the planner so that the API can describe and parse them
+without importing NumPy or the holiday calendar.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from chalicelib.domain.policy import Policy
+
+
+class Status(StrEnum):
+    UPCOMING = "upcoming"
+    DUE = "due"  # the deadline is within the policy's reminder window
+    OVERDUE = "overdue"
+
+
+class EventRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: str
+    name: str
+    major: bool
+
+
+class AssuranceRequest(BaseModel):
+    """One service-assurance ticket the customer must file, for one burst."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    rule: str
+    scope: str
+    period: str
+    burst_start: AwareDatetime
+    burst_end: AwareDatetime
+    forecast_peak: float
+    baseline: float
+    threshold: float
+    unit: str
+    event: EventRef | None
+    lead_time: str
+    deadline: AwareDatetime
+    status: Status
+    estimated_calendar: bool
+
+
+class PlanWarning(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    code: str  # event-without-forecast | estimated-calendar | unchecked-day
+    message: str
+
+
+class Plan(BaseModel):
+    now: AwareDatetime
+    requests: list[AssuranceRequest]
+    warnings: list[PlanWarning]
+
+
+def status_at(deadline: dt.datetime, now: dt.datetime, policy: Policy) -> Status:
+    if now > deadline:
+        return Status.OVERDUE
+    if deadline - now <= dt.timedelta(hours=policy.lead_times.reminder_window_hours):
+        return Status.DUE
+    return Status.UPCOMING

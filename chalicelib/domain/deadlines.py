@@ -1,0 +1,52 @@
+"""Filing deadlines (design.md §3). Pure: every time is given, none is read from a clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pendulum
+
+from chalicelib.domain.policy import Policy
+from chalicelib.domain.workdays import WorkingDayCalendar
+
+
+@dataclass(frozen=True)
+class Deadline:
+    at: dt.datetime  # aware, in the policy's time zone
+    lead_time: str  # "3 working days" or "1 month"
+    estimated: bool  # rests on a year whose official arrangement is not yet published
+
+
+class DeadlineCalculator:
+    def __init__(self, policy: Policy, calendar: WorkingDayCalendar | None = None) -> None:
+        self.policy = policy
+        self.calendar = calendar or WorkingDayCalendar(policy.calendar)
+
+    def working_days_ahead(self, burst_start: dt.datetime) -> Deadline:
+        """The cutoff on the n-th working day strictly before the burst's local calendar day."""
+        n = self.policy.lead_times.working_days
+        answer = self.calendar.nth_working_day_before(self._local_day(burst_start), n)
+        unit = "working day" if n == 1 else "working days"
+        return Deadline(self._at_cutoff(answer.day), f"{n} {unit}", answer.estimated)
+
+    def months_ahead(self, anchor: dt.datetime) -> Deadline:
+        """The cutoff on the working day on or before ``anchor`` minus n calendar months.
+
+        pendulum clamps to the month's end (31 March - 1 month = 28 or 29 February)."""
+        n = self.policy.lead_times.major_event_months
+        day = self._local_day(anchor)
+        target = pendulum.date(day.year, day.month, day.day).subtract(months=n)
+        answer = self.calendar.working_day_on_or_before(
+            dt.date(target.year, target.month, target.day)
+        )
+        unit = "month" if n == 1 else "months"
+        return Deadline(self._at_cutoff(answer.day), f"{n} {unit}", answer.estimated)
+
+    def _local_day(self, moment: dt.datetime) -> dt.date:
+        if moment.tzinfo is None:
+            raise ValueError(f"{moment.isoformat()} has no UTC offset")
+        return moment.astimezone(self.policy.zone).date()
+
+    def _at_cutoff(self, day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, self.policy.lead_times.cutoff, tzinfo=self.policy.zone)

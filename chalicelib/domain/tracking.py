@@ -1,0 +1,142 @@
+"""Tracked requests: the planner's latest view of a request plus everything decided about it.
+
+``reconcile`` compares the stored requests with a new plan and says what must change. It is pure;
+the service writes the changes, each as a conditional write on the version it read, so two
+planning cycles racing each other cannot duplicate a request or lose a decision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from chalicelib.domain.assurance import AssuranceRequest, Plan
+
+PLANNER = "planner"
+
+
+class Presence(StrEnum):
+    ACTIVE = "active"  # the latest forecast shows the burst
+    WITHDRAWN = "withdrawn"  # the latest forecast no longer shows it; kept, with its history
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    outcome: Literal["approved", "rejected"]
+    by: str
+    at: AwareDatetime
+    note: str | None = None
+
+
+class TrackedRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    request: AssuranceRequest
+    presence: Presence = Presence.ACTIVE
+    decision: Decision | None = None
+    ticket_id: str | None = None
+    reminded_on: dt.date | None = None  # local day of the last deadline reminder
+    version: int = 1
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+    @property
+    def id(self) -> str:
+        return self.request.id
+
+    @property
+    def needs_filing(self) -> bool:
+        """Still waiting for someone: active, not rejected, no ticket filed yet."""
+        rejected = self.decision is not None and self.decision.outcome == "rejected"
+        return self.presence is Presence.ACTIVE and not rejected and self.ticket_id is None
+
+
+class AuditEntry(BaseModel):
+    """One append-only line of a request's history. (request_id, version) is unique."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request_id: str
+    version: int
+    at: AwareDatetime
+    actor: str
+    action: str  # created | updated | withdrawn | restored | decided | filed ...
+    changes: dict[str, tuple[Any, Any]] = {}
+
+
+@dataclass(frozen=True)
+class Change:
+    """A write to make: ``after`` replaces the stored version ``expected_version`` (None: new)."""
+
+    after: TrackedRequest
+    expected_version: int | None
+    audit: AuditEntry
+
+    @property
+    def action(self) -> str:
+        return self.audit.action
+
+
+def field_changes(before: BaseModel, after: BaseModel) -> dict[str, tuple[Any, Any]]:
+    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
+    return {k: (old.get(k), new[k]) for k in new if old.get(k) != new[k]}
+
+
+def reconcile(stored: Mapping[str, TrackedRequest], plan: Plan, now: dt.datetime) -> list[Change]:
+    planned = {r.id: r for r in plan.requests}
+    changes = [_from_plan(stored.get(rid), request, now) for rid, request in planned.items()]
+    changes.extend(
+        _withdraw(tracked, now)
+        for rid, tracked in stored.items()
+        if rid not in planned
+        and tracked.presence is Presence.ACTIVE
+        and tracked.request.burst_end > now
+    )
+    return [c for c in changes if c is not None]
+
+
+def _from_plan(
+    tracked: TrackedRequest | None, request: AssuranceRequest, now: dt.datetime
+) -> Change | None:
+    if tracked is None:
+        fresh = TrackedRequest(request=request, created_at=now, updated_at=now)
+        return Change(fresh, None, _entry(fresh, now, "created", {}))
+    changes = field_changes(tracked.request, request)
+    restored = tracked.presence is Presence.WITHDRAWN
+    if not changes and not restored:
+        return None
+    if restored:
+        changes["presence"] = (tracked.presence.value, Presence.ACTIVE.value)
+    after = tracked.model_copy(
+        update={
+            "request": request,
+            "presence": Presence.ACTIVE,
+            "version": tracked.version + 1,
+            "updated_at": now,
+        }
+    )
+    return Change(
+        after, tracked.version, _entry(after, now, "restored" if restored else "updated", changes)
+    )
+
+
+def _withdraw(tracked: TrackedRequest, now: dt.datetime) -> Change:
+    after = tracked.model_copy(
+        update={"presence": Presence.WITHDRAWN, "version": tracked.version + 1, "updated_at": now}
+    )
+    changes = {"presence": (Presence.ACTIVE.value, Presence.WITHDRAWN.value)}
+    return Change(after, tracked.version, _entry(after, now, "withdrawn", changes))
+
+
+def _entry(
+    after: TrackedRequest, now: dt.datetime, action: str, changes: dict[str, tuple[Any, Any]]
+) -> AuditEntry:
+    return AuditEntry(
+        request_id=after.id, version=after.version, at=now, actor=PLANNER, action=action,
+        changes=changes,
+    )  # fmt: skip

@@ -1,0 +1,229 @@
+"""The API's HTTP plumbing: one way in for every route.
+
+``Routes`` wraps a Chalice Blueprint: a route declared with it is authenticated, has its errors
+turned into the JSON error body, and is recorded with its models for the OpenAPI document.
+Parsing and authentication are plain functions, so they read and test without Chalice.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.config.bootstrap import runtime
+from chalicelib.config.settings import Settings
+from chalicelib.domain.errors import Conflict, InputError, NotFound
+from chalicelib.domain.events import Event
+from chalicelib.entry.api.models import EventBody
+
+MAX_JSON_BYTES = 256 * 1024  # events and other small bodies
+MAX_FORECAST_BYTES = 6 * 1024 * 1024  # Lambda's own limit for a synchronous payload
+JSON = "application/json"
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+
+
+def as_api_error(exc: Exception) -> ApiError | None:
+    """The HTTP form of a domain error; None for an unexpected one (a 500, logged)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, ValidationError):
+        return validation_error(exc)
+    if isinstance(exc, InputError):
+        return ApiError(400, "invalid-input", str(exc), exc.field)
+    if isinstance(exc, NotFound):
+        return ApiError(404, "not-found", str(exc))
+    if isinstance(exc, Conflict):
+        return ApiError(409, "conflict", str(exc))
+    return None
+
+
+def validation_error(exc: ValidationError) -> ApiError:
+    errors = exc.errors()
+    first = errors[0]
+    field = ".".join(str(p) for p in first["loc"]) or None
+    message = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in errors[:10]
+    )
+    return ApiError(400, "invalid-input", message, field)
+
+
+# -- parsing -----------------------------------------------------------------------------------
+
+
+def check_size(raw: bytes | None, limit: int) -> bytes:
+    raw = raw or b""
+    if len(raw) > limit:
+        raise ApiError(413, "too-large", f"body of {len(raw)} bytes exceeds {limit} bytes")
+    return raw
+
+
+def parse_json(raw: bytes | None, limit: int = MAX_JSON_BYTES) -> Any:
+    body = check_size(raw, limit)
+    if not body.strip():
+        raise ApiError(400, "invalid-input", "a JSON body is required", "body")
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid-input", f"body is not valid JSON: {exc}", "body") from None
+
+
+def parse_model(model: type[Model], data: Any) -> Model:
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid-input", "expected a JSON object", "body")
+    return model.model_validate(data)
+
+
+def parse_query(model: type[Model], params: Mapping[str, str] | None) -> Model:
+    return model.model_validate(dict(params or {}))
+
+
+def event_from_body(body: EventBody, event_id: str) -> Event:
+    if body.id is not None and body.id != event_id:
+        raise ApiError(400, "invalid-input", f"id {body.id!r} does not match the URL", "id")
+    fields = body.model_dump(exclude={"id"})
+    return Event.model_validate({**fields, "id": event_id})
+
+
+# -- authentication ----------------------------------------------------------------------------
+
+
+def authenticate(settings: Settings, headers: Mapping[str, str], api_key_id: str | None) -> None:
+    """Raise 401/403 unless the request is authenticated the way the deployment says."""
+    if settings.api_auth == "api-key":
+        # API Gateway rejected requests without a valid key; the id proves it ran.
+        if not api_key_id:
+            raise ApiError(403, "forbidden", "API key required")
+        return
+    expected = settings.api_token.get_secret_value() if settings.api_token else ""
+    if not expected:
+        raise ApiError(401, "unauthorized", "the API token is not configured on this server")
+    scheme, _, token = (headers.get("authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "unauthorized", "send Authorization: Bearer <token>")
+    if not hmac.compare_digest(token.encode(), expected.encode()):
+        raise ApiError(403, "forbidden", "the token is not valid")
+
+
+def check_feed_token(settings: Settings, token: str) -> None:
+    expected = settings.ical_token.get_secret_value() if settings.ical_token else ""
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise ApiError(403, "forbidden", "the calendar token is not valid")
+
+
+# -- routes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Operation:
+    """A route as the OpenAPI document describes it."""
+
+    path: str
+    method: str
+    summary: str
+    status: int  # on success
+    response: Any  # a model, list[model], a media type string (e.g. text/calendar), or None
+    query: type[BaseModel] | None
+    body: dict[str, Any] | None  # media type -> a model, list[model], or str for raw text
+    errors: tuple[int, ...]
+    secured: bool
+
+    @property
+    def path_parameters(self) -> list[str]:
+        return re.findall(r"{(\w+)}", self.path)
+
+
+@dataclass
+class Routes:
+    """A Blueprint whose routes share authentication, error bodies and documentation."""
+
+    name: str
+    blueprint: Blueprint = field(init=False)
+    operations: list[Operation] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.blueprint = Blueprint(self.name)
+
+    def route(
+        self,
+        path: str,
+        method: str,
+        summary: str,
+        *,
+        status: int = 200,
+        response: Any = None,
+        query: type[BaseModel] | None = None,
+        body: dict[str, Any] | None = None,
+        errors: tuple[int, ...] = (),
+        secured: bool = True,
+    ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+        operation = Operation(
+            path, method, summary, status, response, query, body, errors, secured
+        )  # fmt: skip
+        self.operations.append(operation)
+
+        def register(handler: Callable[..., Response]) -> Callable[..., Response]:
+            run = self._guarded(handler, secured)
+            self.blueprint.route(
+                path,
+                methods=[method],
+                api_key_required=secured,
+                content_types=list(body) if body else [JSON],
+            )(run)
+            return run
+
+        return register
+
+    def _guarded(self, handler: Callable[..., Response], secured: bool) -> Callable[..., Response]:
+        """Authenticate, run the handler with the runtime, turn errors into JSON 4xx bodies."""
+
+        @functools.wraps(handler)
+        def run(**params: str) -> Response:
+            try:
+                rt = runtime()
+                if secured:
+                    request = self.blueprint.current_request
+                    identity = (request.context or {}).get("identity") or {}
+                    authenticate(rt.settings, request.headers, identity.get("apiKeyId"))
+                return handler(rt, **params)
+            except Exception as exc:
+                error = as_api_error(exc)
+                if error is None:
+                    self.blueprint.log.exception("unexpected error in %s", handler.__name__)
+                    error = ApiError(500, "internal", "internal error; see the logs")
+                return Response(error.body(), status_code=error.status)
+
+        return run
+
+    # What a handler reads of its request.
+    def query(self) -> dict[str, str]:
+        return dict(self.blueprint.current_request.query_params or {})
+
+    def body(self) -> bytes:
+        raw = self.blueprint.current_request.raw_body
+        return raw.encode() if isinstance(raw, str) else bytes(raw or b"")
+
+    def content_type(self) -> str:
+        header = self.blueprint.current_request.headers.get("content-type") or ""
+        return header.split(";")[0].strip().lower()
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(body, status_code=status, headers={"Content-Type": JSON})

@@ -1,0 +1,302 @@
+"""``burst-assurance``: plan from files, run a scheduled cycle, keep the event calendar.
+
+Every command parses, calls one workflow with the ports from chalicelib.config.bootstrap, and
+renders; bad input (and a missing or duplicate event) exits 2 with one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from chalicelib.config.bootstrap import Runtime, build_runtime
+from chalicelib.config.policy_file import load_policy
+from chalicelib.config.settings import Settings
+from chalicelib.domain.assurance import AssuranceRequest, Plan
+from chalicelib.domain.errors import Conflict, InputError, NotFound
+from chalicelib.domain.events import Event, event_id_for
+from chalicelib.domain.policy import Policy, describe_validation_error
+from chalicelib.domain.tracking import Change
+from chalicelib.workflows import events as calendar
+
+EXIT_BAD_INPUT = 2
+
+
+def parse_now(text: str | None) -> dt.datetime:
+    if text is None:
+        return dt.datetime.now(dt.UTC)
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"--now {text!r} is not an ISO 8601 time", field="now") from None
+    if moment.tzinfo is None:
+        raise InputError(f"--now {text!r} needs a UTC offset, e.g. +08:00", field="now")
+    return moment
+
+
+def load_events_file(path: Path, zone: ZoneInfo, default_major: bool = True) -> list[Event]:
+    """An iCalendar file (.ics) or a JSON list of events."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}", field="events") from None
+    if path.suffix.lower() == ".json":
+        try:
+            items = json.loads(raw)
+            if not isinstance(items, list):
+                raise InputError(f"{path}: expected a JSON list of events", field="events")
+            return [Event.model_validate(item) for item in items]
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+        except ValidationError as exc:
+            raise InputError(f"{path}: {describe_validation_error(exc)}", field="events") from None
+    from chalicelib.adapters.ical import read_events
+
+    return read_events(raw, default_major=default_major, source=str(path), zone=zone)
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+def _days_left(request: AssuranceRequest, now: dt.datetime) -> str:
+    hours = (request.deadline - now).total_seconds() / 3600
+    return f"{hours / 24:.1f}" if abs(hours) >= 24 else f"{hours:.0f}h"
+
+
+def render_table(plan: Plan, policy: Policy) -> str:
+    header = (
+        "DEADLINE",
+        "DAYS LEFT",
+        "STATUS",
+        "RULE",
+        "SCOPE",
+        "PEAK / THRESHOLD",
+        "BURST",
+        "LEAD",
+        "EVENT",
+    )
+    rows = [header]
+    for r in plan.requests:
+        burst = r.burst_start.astimezone(policy.zone)
+        rows.append(
+            (
+                r.deadline.astimezone(policy.zone).strftime("%a %Y-%m-%d %H:%M")
+                + ("*" if r.estimated_calendar else ""),
+                _days_left(r, plan.now),
+                str(r.status),
+                r.rule,
+                r.scope,
+                f"{r.forecast_peak:,.1f} / {r.threshold:,.1f} {r.unit}",
+                burst.strftime("%Y-%m-%d %H:%M"),
+                r.lead_time,
+                r.event.name if r.event else "",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    if not plan.requests:
+        lines = ["No service-assurance request needed."]
+    lines.append("")
+    lines.append(
+        f"{len(plan.requests)} request(s) as of {plan.now:%Y-%m-%d %H:%M %Z}; "
+        f"times in {policy.time_zone}."
+    )
+    if any(r.estimated_calendar for r in plan.requests):
+        lines.append("* deadline on an estimated working-day calendar (set early, see warnings).")
+    lines.extend(f"warning: {w.message}" for w in plan.warnings)
+    return "\n".join(lines)
+
+
+def render_plan(plan: Plan, policy: Policy, fmt: str) -> str:
+    if fmt == "json":
+        return plan.model_dump_json(indent=2)
+    return render_table(plan, policy)
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from chalicelib.adapters.traffic_files import load_files
+    from chalicelib.domain.planner import make_plan
+
+    policy = load_policy(args.policy)
+    traffic = load_files(args.traffic)
+    events = load_events_file(Path(args.events), policy.zone) if args.events else []
+    plan = make_plan(traffic, events, policy, parse_now(args.now))
+    print(render_plan(plan, policy, args.format))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from chalicelib.workflows.planning import run_cycle
+
+    rt = _runtime(args)
+    report = run_cycle(rt.store, rt.source, rt.notifier, rt.policy, parse_now(args.now))
+    counts: dict[str, int] = {}
+    for change in report.changes:
+        counts[change.action] = counts.get(change.action, 0) + 1
+    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "no changes"
+    if args.format == "json":
+        print(report.plan.model_dump_json(indent=2))
+    else:
+        print(render_table(report.plan, rt.policy))
+    print(
+        f"cycle done: {summary}; store {rt.settings.store} ({_where(rt.settings)})", file=sys.stderr
+    )
+    return 0
+
+
+def _where(settings: Settings) -> str:
+    return str(settings.sqlite_path) if settings.store == "sqlite" else settings.table_prefix
+
+
+def _runtime(args: argparse.Namespace) -> Runtime:
+    return build_runtime(Settings.from_env(), getattr(args, "policy", None))
+
+
+def _replanned(changes: list[Change]) -> str:
+    return f"; re-planned: {len(changes)} request change(s)" if changes else ""
+
+
+def cmd_events_add(args: argparse.Namespace) -> int:
+    start = parse_now(args.start)
+    try:
+        event = Event(
+            id=args.id or event_id_for(args.name, start),
+            name=args.name,
+            start=start,
+            end=parse_now(args.end),
+            major=args.major,
+            scopes=tuple(args.scope or ()),
+            notes=args.notes,
+        )
+    except ValidationError as exc:
+        raise InputError(describe_validation_error(exc), field="event") from None
+    rt = _runtime(args)
+    create = not args.replace
+    changes = calendar.save_event(
+        rt.store, rt.source, rt.policy, event, parse_now(args.now), create=create
+    )
+    print(f"saved {event.id}{_replanned(changes)}")
+    return 0
+
+
+def cmd_events_list(args: argparse.Namespace) -> int:
+    events = calendar.stored_events(_runtime(args).store)
+    if args.format == "json":
+        print(json.dumps([e.model_dump(mode="json") for e in events], indent=2))
+        return 0
+    for e in events:
+        scopes = ",".join(e.scopes) or "all"
+        flag = "major" if e.major else "     "
+        print(f"{e.start:%Y-%m-%d %H:%M%z}  {flag}  {e.id}  {e.name}  [{scopes}]")
+    if not events:
+        print("No events. Add one with `burst-assurance events add` or `events import FILE.ics`.")
+    return 0
+
+
+def cmd_events_remove(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    changes = calendar.remove_event(rt.store, rt.source, rt.policy, args.id, parse_now(args.now))
+    print(f"removed {args.id}{_replanned(changes)}")
+    return 0
+
+
+def cmd_events_import(args: argparse.Namespace) -> int:
+    rt = _runtime(args)
+    events = load_events_file(Path(args.file), rt.policy.zone, default_major=not args.minor)
+    changes = calendar.import_events(rt.store, rt.source, rt.policy, events, parse_now(args.now))
+    print(f"imported {len(events)} event(s) from {args.file}{_replanned(changes)}")
+    return 0
+
+
+def cmd_events_export(args: argparse.Namespace) -> int:
+    from chalicelib.adapters.ical import write_calendar
+
+    rt = _runtime(args)
+    data = write_calendar(calendar.stored_events(rt.store), zone=rt.policy.zone)
+    if args.file == "-":
+        sys.stdout.write(data.decode("utf-8"))
+    else:
+        Path(args.file).write_bytes(data)
+        print(f"exported to {args.file}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="burst-assurance",
+        description="Which Huawei Cloud Live service-assurance tickets your traffic needs.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    plan = commands.add_parser("plan", help="plan from files (stateless)")
+    plan.add_argument(
+        "--traffic", nargs="+", required=True, metavar="FILE", help="CSV or JSON, optionally .gz"
+    )
+    plan.add_argument("--events", metavar="FILE", help="iCalendar (.ics) or JSON list of events")
+    plan.add_argument("--policy", metavar="FILE", help="TOML policy overrides")
+    plan.add_argument("--now", metavar="ISO", help="the moment to plan at (default: the clock)")
+    plan.add_argument("--format", choices=("table", "json"), default="table")
+    plan.set_defaults(handler=cmd_plan)
+
+    run = commands.add_parser("run", help="one scheduled cycle against the store")
+    run.add_argument("--now", metavar="ISO")
+    run.add_argument("--policy", metavar="FILE")
+    run.add_argument("--format", choices=("table", "json"), default="table")
+    run.set_defaults(handler=cmd_run)
+
+    events = commands.add_parser("events", help="the event calendar").add_subparsers(
+        dest="events_command", required=True
+    )
+    add = events.add_parser("add", help="add an event (--replace: replace one)")
+    add.add_argument("--name", required=True)
+    add.add_argument("--start", required=True, metavar="ISO")
+    add.add_argument("--end", required=True, metavar="ISO")
+    add.add_argument("--major", action="store_true", help="a major event: tickets one month ahead")
+    add.add_argument("--scope", action="append", help="billing area or service (repeatable)")
+    add.add_argument("--notes")
+    add.add_argument("--id", help="default: made from the name and start date")
+    add.add_argument("--replace", action="store_true", help="replace an existing event")
+    add.set_defaults(handler=cmd_events_add)
+    listing = events.add_parser("list", help="list events")
+    listing.add_argument("--format", choices=("table", "json"), default="table")
+    listing.set_defaults(handler=cmd_events_list)
+    remove = events.add_parser("remove", help="remove an event")
+    remove.add_argument("id")
+    remove.set_defaults(handler=cmd_events_remove)
+    imp = events.add_parser("import", help="import events from an iCalendar or JSON file")
+    imp.add_argument("file")
+    imp.add_argument("--minor", action="store_true", help="events not marked major are minor")
+    imp.set_defaults(handler=cmd_events_import)
+    for command in (add, remove, imp):
+        command.add_argument("--now", metavar="ISO", help="re-plan at this moment (default: now)")
+        command.add_argument("--policy", metavar="FILE")
+    exp = events.add_parser("export", help="export the calendar as iCalendar")
+    exp.add_argument("file", nargs="?", default="-")
+    exp.set_defaults(handler=cmd_events_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (InputError, NotFound, Conflict) as exc:
+        print(f"burst-assurance: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""The planning cycle: plan from the latest traffic and events, record what changed, tell people.
+
+Every function takes ``now`` from its caller; only the entry points read the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from chalicelib.domain.assurance import Plan
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.planner import make_plan
+from chalicelib.domain.policy import Policy
+from chalicelib.domain.tracking import Change, reconcile
+from chalicelib.workflows.ports import Notifier, Store, TrafficSource
+from chalicelib.workflows.retry import retry_on_conflict
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    plan: Plan
+    changes: list[Change]
+
+
+def current_plan(store: Store, source: TrafficSource, policy: Policy, now: dt.datetime) -> Plan:
+    return make_plan(source.load(), store.list_events(), policy, now)
+
+
+def run_cycle(
+    store: Store, source: TrafficSource, notifier: Notifier, policy: Policy, now: dt.datetime
+) -> CycleReport:
+    """One scheduled cycle. Safe to run twice at once, or again on the same input."""
+    plan = current_plan(store, source, policy, now)
+    changes = apply_plan(store, plan)
+    notifier.announce(changes)
+    return CycleReport(plan, changes)
+
+
+def replan(store: Store, source: TrafficSource, policy: Policy, now: dt.datetime) -> list[Change]:
+    return apply_plan(store, current_plan(store, source, policy, now))
+
+
+def apply_plan(store: Store, plan: Plan) -> list[Change]:
+    """Write the plan's changes. After a lost race everything is re-read and reconciled again:
+    usually the other writer wrote the same thing, and nothing is left to do."""
+    applied: list[Change] = []
+
+    def attempt() -> list[Change]:
+        stored = {t.id: t for t in store.list_requests()}
+        lost_a_race = False
+        for change in reconcile(stored, plan, plan.now):
+            try:
+                store.save_request(change.after, change.expected_version, change.audit)
+            except Conflict:
+                lost_a_race = True
+            else:
+                applied.append(change)
+        if lost_a_race:
+            raise Conflict("another writer changed the requests")
+        return applied
+
+    return retry_on_conflict(attempt, "requests")

@@ -1,0 +1,171 @@
+"""Planning cycles against the embedded store: idempotent, decision-preserving, auditable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from chalicelib.adapters.console import ConsoleNotifier
+from chalicelib.adapters.store.sqlite import SqliteStore
+from chalicelib.adapters.traffic_sources import StoredTrafficSource
+from chalicelib.domain.events import Event
+from chalicelib.domain.policy import Policy
+from chalicelib.domain.tracking import AuditEntry, Decision, Presence
+from chalicelib.domain.traffic import TrafficSet, parse_csv
+from chalicelib.workflows.events import remove_event, save_event
+from chalicelib.workflows.planning import run_cycle
+from chalicelib.workflows.reminders import deadline_watch
+
+CST = ZoneInfo("Asia/Shanghai")
+POLICY = Policy()
+
+
+def cst(*parts: int) -> dt.datetime:
+    return dt.datetime(*parts, tzinfo=CST)
+
+
+def cn_traffic(days: int, jump_day: dt.date, jump: float = 260.0) -> TrafficSet:
+    """CN bandwidth at 50 Gbit/s from 2026-03-01, with an evening jump on ``jump_day``."""
+    rows = ["time,metric,scope,value"]
+    start = cst(2026, 3, 1)
+    for i in range(days * 288):
+        t = start + dt.timedelta(minutes=5 * i)
+        value = 50.0 + (jump if t.date() == jump_day and t.hour >= 20 else 0.0)
+        rows.append(f"{t.isoformat()},bandwidth,CN,{value}")
+    return parse_csv("\n".join(rows))
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SqliteStore(tmp_path / "state.sqlite3")
+    yield s
+    s.close()
+
+
+def decide(store, request_id: str, outcome: str, by: str, at: dt.datetime):
+    """Record a person's decision as the approval flow will: a conditional, audited write."""
+    tracked = store.get_request(request_id)
+    decided = tracked.model_copy(
+        update={
+            "decision": Decision(outcome=outcome, by=by, at=at),
+            "version": tracked.version + 1,
+        }
+    )
+    entry = AuditEntry(
+        request_id=request_id, version=decided.version, at=at, actor=by, action="decided"
+    )
+    store.save_request(decided, tracked.version, entry)
+    return decided
+
+
+def cycle(store, traffic: TrafficSet, now: dt.datetime, out: io.StringIO | None = None):
+    store.put_traffic(traffic)
+    notifier = ConsoleNotifier(out or io.StringIO())
+    return run_cycle(store, StoredTrafficSource(store), notifier, POLICY, now)
+
+
+def test_first_cycle_creates_the_request_and_says_so(store):
+    out = io.StringIO()
+    report = cycle(store, cn_traffic(20, dt.date(2026, 3, 9)), cst(2026, 3, 1, 9), out)
+
+    assert [c.action for c in report.changes] == ["created"]
+    tracked = store.get_request("daily-peak-jump/CN/2026-03-09")
+    assert tracked is not None
+    assert tracked.request.deadline == cst(2026, 3, 4, 18)
+    assert tracked.version == 1
+    assert "created   daily-peak-jump/CN/2026-03-09: file by 2026-03-04 18:00 CST" in out.getvalue()
+    assert [e.action for e in store.audit_trail(tracked.id)] == ["created"]
+
+
+def test_second_cycle_on_the_same_input_changes_nothing(store):
+    traffic = cn_traffic(20, dt.date(2026, 3, 9))
+    cycle(store, traffic, cst(2026, 3, 1, 9))
+    before = store.list_requests()
+
+    report = cycle(store, traffic, cst(2026, 3, 1, 9))
+
+    assert report.changes == []
+    assert store.list_requests() == before
+    assert len(store.audit_trail("daily-peak-jump/CN/2026-03-09")) == 1
+
+
+def test_replanning_keeps_the_decision_and_records_the_new_deadline(store):
+    cycle(store, cn_traffic(20, dt.date(2026, 3, 9)), cst(2026, 3, 1, 9))
+    decided = decide(
+        store, "daily-peak-jump/CN/2026-03-09", "approved", "U123", cst(2026, 3, 1, 10)
+    )
+
+    # Two days later the status moves from upcoming to due (deadline within 72 h).
+    report = cycle(store, cn_traffic(20, dt.date(2026, 3, 9)), cst(2026, 3, 3, 9))
+
+    after = store.get_request(decided.id)
+    assert after.decision == decided.decision
+    assert after.version == 3
+    assert after.request.status == "due"
+    assert report.changes[0].audit.changes == {"status": ("upcoming", "due")}
+
+
+def test_a_vanished_burst_is_withdrawn_not_deleted_and_comes_back(store):
+    cycle(store, cn_traffic(20, dt.date(2026, 3, 9)), cst(2026, 3, 1, 9))
+    calm = cn_traffic(20, dt.date(2026, 3, 9), jump=0.0)
+
+    withdrawn = cycle(store, calm, cst(2026, 3, 1, 9)).changes
+    assert [c.action for c in withdrawn] == ["withdrawn"]
+    assert store.get_request("daily-peak-jump/CN/2026-03-09").presence is Presence.WITHDRAWN
+
+    restored = cycle(store, cn_traffic(20, dt.date(2026, 3, 9)), cst(2026, 3, 1, 9)).changes
+    assert [c.action for c in restored] == ["restored"]
+    trail = [e.action for e in store.audit_trail("daily-peak-jump/CN/2026-03-09")]
+    assert trail == ["created", "withdrawn", "restored"]
+
+
+def test_a_major_event_change_replans_the_affected_request(store):
+    traffic = cn_traffic(20, dt.date(2026, 3, 9))
+    cycle(store, traffic, cst(2026, 3, 1, 9))
+    final = Event(
+        id="cup-final", name="Cup final", start=cst(2026, 3, 9, 20), end=cst(2026, 3, 9, 23),
+        major=True,
+    )  # fmt: skip
+    source = StoredTrafficSource(store)
+
+    changes = save_event(store, source, POLICY, final, cst(2026, 3, 1, 9), create=True)
+
+    assert [c.action for c in changes] == ["updated"]
+    tracked = store.get_request("daily-peak-jump/CN/2026-03-09")
+    # One month before 2026-03-09 is Monday 2026-02-09, a working day.
+    assert tracked.request.deadline == cst(2026, 2, 9, 18)
+    assert tracked.request.lead_time == "1 month"
+    assert tracked.request.status == "overdue"
+
+    changes = remove_event(store, source, POLICY, "cup-final", cst(2026, 3, 1, 9))
+    assert store.get_request(tracked.id).request.deadline == cst(2026, 3, 4, 18)
+    assert [c.action for c in changes] == ["updated"]
+
+
+def test_deadline_watch_reminds_once_a_day(store):
+    cycle(store, cn_traffic(20, dt.date(2026, 3, 9)), cst(2026, 3, 1, 9))
+    out = io.StringIO()
+    notifier = ConsoleNotifier(out)
+
+    assert deadline_watch(store, notifier, POLICY, cst(2026, 3, 1, 9, 30)) == []  # upcoming
+
+    first = deadline_watch(store, notifier, POLICY, cst(2026, 3, 3, 9, 30))
+    again = deadline_watch(store, notifier, POLICY, cst(2026, 3, 3, 15, 0))
+    next_day = deadline_watch(store, notifier, POLICY, cst(2026, 3, 4, 9, 30))
+
+    assert [t.id for t in first] == ["daily-peak-jump/CN/2026-03-09"]
+    assert again == []
+    assert [t.reminded_on for t in next_day] == [dt.date(2026, 3, 4)]
+    assert out.getvalue().count("reminder  daily-peak-jump/CN/2026-03-09") == 2
+    actions = [e.action for e in store.audit_trail("daily-peak-jump/CN/2026-03-09")]
+    assert actions == ["created", "reminded", "reminded"]
+
+
+def test_deadline_watch_skips_rejected_requests(store):
+    cycle(store, cn_traffic(20, dt.date(2026, 3, 9)), cst(2026, 3, 1, 9))
+    decide(store, "daily-peak-jump/CN/2026-03-09", "rejected", "U1", cst(2026, 3, 1, 10))
+
+    assert deadline_watch(store, ConsoleNotifier(io.StringIO()), POLICY, cst(2026, 3, 3, 9)) == []
