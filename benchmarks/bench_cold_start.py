@@ -42,8 +42,7 @@ def index():
 
 # The modules a planning cycle imports after app.py (see chalicelib.entry.schedules).
 FIRST_CYCLE = (
-    "chalicelib.workflows.planning, chalicelib.config.bootstrap, "
-    "chalicelib.adapters.store.dynamodb"
+    "chalicelib.workflows.planning, chalicelib.config.bootstrap, chalicelib.adapters.store.dynamodb"
 )
 
 TIMER = """\

@@ -38,8 +38,9 @@ import pandas as pd
 
 from chalicelib.domain import rules
 from chalicelib.domain.grid import POINTS_PER_DAY, DayGrid
-from chalicelib.domain.policy import BILLING_AREAS, VAS_KINDS, VAS_TOTAL, BillingMode, Policy
+from chalicelib.domain.policy import BillingMode, Policy
 from chalicelib.domain.rules import REL_TOL
+from chalicelib.domain.vocabulary import BILLING_AREAS, VAS_KINDS, VAS_TOTAL
 
 SERIES_PER_AREA = 100
 SERIES_PER_SERVICE = 100

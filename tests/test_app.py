@@ -7,6 +7,7 @@ import json
 from zoneinfo import ZoneInfo
 
 import pytest
+from builders import bandwidth_csv
 from chalice.test import Client
 
 import app as application
@@ -23,13 +24,8 @@ NOW = "2026-03-01T09:00:00+08:00"
 
 
 def cn_csv(*jump_days: dt.date, days: int = 20) -> str:
-    lines = ["time,metric,scope,value"]
-    start = dt.datetime(2026, 3, 1, tzinfo=CST)
-    for i in range(days * 288):
-        t = start + dt.timedelta(minutes=5 * i)
-        value = 310.0 if t.date() in jump_days and t.hour >= 20 else 50.0
-        lines.append(f"{t.isoformat()},bandwidth,CN,{value}")
-    return "\n".join(lines) + "\n"
+    peaks = {("CN", day): 310.0 for day in jump_days}
+    return bandwidth_csv(dt.date(2026, 3, 1), days, {"CN": 50.0}, peaks)
 
 
 CN_CSV = cn_csv(dt.date(2026, 3, 9))

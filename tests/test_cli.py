@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from builders import bandwidth_csv
 
 from chalicelib.entry.cli import main
 
@@ -20,13 +21,9 @@ NOW = "2026-03-01T09:00:00+08:00"
 
 def write_traffic(path: Path, jump_day: dt.date, days: int = 20) -> Path:
     """CN at 50 Gbit/s from 2026-03-01, +260 Gbit/s from 20:00 on ``jump_day``."""
-    lines = ["time,metric,scope,value"]
-    start = dt.datetime(2026, 3, 1, tzinfo=CST)
-    for i in range(days * 288):
-        t = start + dt.timedelta(minutes=5 * i)
-        value = 310.0 if t.date() == jump_day and t.hour >= 20 else 50.0
-        lines.append(f"{t.isoformat()},bandwidth,CN,{value}")
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(
+        bandwidth_csv(dt.date(2026, 3, 1), days, {"CN": 50.0}, {("CN", jump_day): 310.0})
+    )
     return path
 
 

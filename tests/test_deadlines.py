@@ -14,6 +14,7 @@ from unpublished import before_publication
 
 from chalicelib.domain.deadlines import Deadline, DeadlineCalculator
 from chalicelib.domain.policy import CalendarPolicy, LeadTimes, Policy, YearArrangement
+from chalicelib.domain.vocabulary import LeadKind
 
 CST = ZoneInfo("Asia/Shanghai")
 UTC = dt.UTC
@@ -56,7 +57,9 @@ def test_spring_festival_2026_uses_the_make_up_saturday() -> None:
 
 def test_ordinary_week() -> None:
     # Mon 9 Mar 2026: Fri 6 (1), Thu 5 (2), Wed 4 (3).
-    assert three_days(burst(2026, 3, 9)) == Deadline(due(2026, 3, 4), "3 working days", False)
+    assert three_days(burst(2026, 3, 9)) == Deadline(
+        due(2026, 3, 4), LeadKind.WORKING_DAYS, "3 working days", False
+    )
 
 
 def test_national_day_2026_make_up_saturday() -> None:
@@ -173,7 +176,9 @@ def test_cutoff_and_count_come_from_the_policy() -> None:
     assert deadline.at == dt.datetime(2026, 2, 10, 12, 30, tzinfo=CST)
     assert deadline.lead_time == "5 working days"
     one = DeadlineCalculator(Policy(lead_times=LeadTimes(working_days=1)))
-    assert three_days(burst(2026, 2, 24), one) == Deadline(due(2026, 2, 14), "1 working day", False)
+    assert three_days(burst(2026, 2, 24), one) == Deadline(
+        due(2026, 2, 14), LeadKind.WORKING_DAYS, "1 working day", False
+    )
 
 
 # --- 1 month --------------------------------------------------------------------------------
@@ -209,7 +214,7 @@ ONE_MONTH = [
 
 @pytest.mark.parametrize(("anchor", "expected", "estimated"), ONE_MONTH)
 def test_one_month(anchor: dt.datetime, expected: dt.datetime, estimated: bool) -> None:
-    assert one_month(anchor) == Deadline(expected, "1 month", estimated)
+    assert one_month(anchor) == Deadline(expected, LeadKind.MAJOR_EVENT, "1 month", estimated)
 
 
 def test_one_month_uses_the_local_day() -> None:
@@ -228,7 +233,7 @@ def test_two_months_from_the_policy() -> None:
     calculator = DeadlineCalculator(Policy(lead_times=LeadTimes(major_event_months=2)))
     # 30 Apr 2026 - 2 months = 28 Feb (clamped), a worked Saturday.
     assert one_month(burst(2026, 4, 30), calculator) == Deadline(
-        due(2026, 2, 28), "2 months", False
+        due(2026, 2, 28), LeadKind.MAJOR_EVENT, "2 months", False
     )
 
 
@@ -246,10 +251,12 @@ WITH_2027 = DeadlineCalculator(Policy(calendar=CalendarPolicy(overrides={2027: H
 def test_estimated_year_spring_festival() -> None:
     # Spring Festival 2027 is Sat 6 Feb; the estimate keeps Thu 4 .. Sun 14 Feb off.
     # Mon 15 Feb -> Wed 3, Tue 2, Mon 1 Feb.
-    assert three_days(burst(2027, 2, 15)) == Deadline(due(2027, 2, 1), "3 working days", True)
+    assert three_days(burst(2027, 2, 15)) == Deadline(
+        due(2027, 2, 1), LeadKind.WORKING_DAYS, "3 working days", True
+    )
     # Under the hypothetical arrangement: Thu 4, Wed 3, Tue 2 Feb, and official.
     assert three_days(burst(2027, 2, 15), WITH_2027) == Deadline(
-        due(2027, 2, 2), "3 working days", False
+        due(2027, 2, 2), LeadKind.WORKING_DAYS, "3 working days", False
     )
 
 
@@ -274,7 +281,9 @@ def test_estimate_is_never_later_than_the_hypothetical_2027() -> None:
 
 def test_estimated_national_day_2027() -> None:
     # National Day window Wed 29 Sep .. Fri 8 Oct. Mon 11 Oct -> Tue 28, Mon 27, Fri 24 Sep.
-    assert three_days(burst(2027, 10, 11)) == Deadline(due(2027, 9, 24), "3 working days", True)
+    assert three_days(burst(2027, 10, 11)) == Deadline(
+        due(2027, 9, 24), LeadKind.WORKING_DAYS, "3 working days", True
+    )
 
 
 def test_january_2027_burst_due_in_2026_is_estimated() -> None:
@@ -282,10 +291,10 @@ def test_january_2027_burst_due_in_2026_is_estimated() -> None:
     # 2027's notice may still make a day off) to Wed 30, Tue 29, Mon 28 Dec 2026. The date is
     # in an official year, the reasoning is not.
     deadline = three_days(burst(2027, 1, 4))
-    assert deadline == Deadline(due(2026, 12, 28), "3 working days", True)
+    assert deadline == Deadline(due(2026, 12, 28), LeadKind.WORKING_DAYS, "3 working days", True)
     # With 2027 entered by hand, 31 December is settled and the answer is official.
     assert three_days(burst(2027, 1, 4), WITH_2027) == Deadline(
-        due(2026, 12, 29), "3 working days", False
+        due(2026, 12, 29), LeadKind.WORKING_DAYS, "3 working days", False
     )
 
 
@@ -295,7 +304,7 @@ def test_official_through_moves_the_estimated_years() -> None:
     # 2026 is now estimated: no make-up Saturday 14 Feb, and the Spring Festival window starts
     # on Sun 15 Feb (anchor Tue 17 Feb minus 2). Tue 24 Feb -> Fri 13, Thu 12, Wed 11 Feb.
     assert three_days(burst(2026, 2, 24), lowered) == Deadline(
-        due(2026, 2, 11), "3 working days", True
+        due(2026, 2, 11), LeadKind.WORKING_DAYS, "3 working days", True
     )
 
 

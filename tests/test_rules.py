@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain.grid import POINTS_PER_DAY, build_grid
-from chalicelib.domain.policy import BILLING_AREAS, VAS_KINDS, BillingMode, ConcurrencyRule, Policy
+from chalicelib.domain.policy import BillingMode, ConcurrencyRule, Policy
 from chalicelib.domain.rules import (
     CONCURRENCY,
     DAILY_JUMP,
@@ -33,6 +33,7 @@ from chalicelib.domain.rules import (
     vas_concurrency,
 )
 from chalicelib.domain.traffic import Series, TrafficSet
+from chalicelib.domain.vocabulary import BILLING_AREAS, VAS_KINDS
 
 POLICY = Policy()
 D = dt.date

@@ -250,6 +250,16 @@ def test_an_empty_file_and_a_file_without_rows_are_rejected() -> None:
     assert problems_of(excinfo) == ["header.csv: no data points"]
 
 
+@pytest.mark.parametrize("text", ["\r0", csv_text(GOOD).rstrip("\n") + "\r0\n"])
+def test_a_stray_carriage_return_is_an_input_error_not_a_crash(text: str) -> None:
+    # Found by test_fuzz_api: the body '\r0' made POST /forecasts answer 500.
+    with pytest.raises(TrafficError) as excinfo:
+        parse_csv(text, source="upload")
+    [problem] = problems_of(excinfo)
+    assert problem.startswith("upload:")
+    assert "not valid CSV: new-line character seen in unquoted field" in problem
+
+
 def test_every_bad_row_is_reported_and_nothing_is_returned() -> None:
     text = csv_text(
         GOOD,  # line 2

@@ -7,6 +7,7 @@ import io
 from zoneinfo import ZoneInfo
 
 import pytest
+from builders import bandwidth_csv
 
 from chalicelib.adapters.console import ConsoleNotifier
 from chalicelib.adapters.store.sqlite import SqliteStore
@@ -29,13 +30,8 @@ def cst(*parts: int) -> dt.datetime:
 
 def cn_traffic(days: int, jump_day: dt.date, jump: float = 260.0) -> TrafficSet:
     """CN bandwidth at 50 Gbit/s from 2026-03-01, with an evening jump on ``jump_day``."""
-    rows = ["time,metric,scope,value"]
-    start = cst(2026, 3, 1)
-    for i in range(days * 288):
-        t = start + dt.timedelta(minutes=5 * i)
-        value = 50.0 + (jump if t.date() == jump_day and t.hour >= 20 else 0.0)
-        rows.append(f"{t.isoformat()},bandwidth,CN,{value}")
-    return parse_csv("\n".join(rows))
+    peaks = {("CN", jump_day): 50.0 + jump}
+    return parse_csv(bandwidth_csv(dt.date(2026, 3, 1), days, {"CN": 50.0}, peaks))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from chalicelib.domain.policy import Policy
+from chalicelib.domain.vocabulary import Rule, WarningCode
 
 
 class Status(StrEnum):
@@ -33,7 +34,7 @@ class AssuranceRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str
-    rule: str
+    rule: Rule
     scope: str
     period: str
     burst_start: AwareDatetime
@@ -51,7 +52,7 @@ class AssuranceRequest(BaseModel):
 
 class PlanWarning(BaseModel):
     model_config = ConfigDict(frozen=True)
-    code: str  # event-without-forecast | estimated-calendar | unchecked-day
+    code: WarningCode
     message: str
 
 

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 import pendulum
 
 from chalicelib.domain.policy import Policy
+from chalicelib.domain.vocabulary import LeadKind
 from chalicelib.domain.workdays import WorkingDayCalendar
 
 
 @dataclass(frozen=True)
 class Deadline:
     at: dt.datetime  # aware, in the policy's time zone
-    lead_time: str  # "3 working days" or "1 month"
+    kind: LeadKind
+    lead_time: str  # as people read it: "3 working days", "1 month"
     estimated: bool  # rests on a year whose official arrangement is not yet published
 
 
@@ -28,7 +30,9 @@ class DeadlineCalculator:
         n = self.policy.lead_times.working_days
         answer = self.calendar.nth_working_day_before(self._local_day(burst_start), n)
         unit = "working day" if n == 1 else "working days"
-        return Deadline(self._at_cutoff(answer.day), f"{n} {unit}", answer.estimated)
+        return Deadline(
+            self._at_cutoff(answer.day), LeadKind.WORKING_DAYS, f"{n} {unit}", answer.estimated
+        )
 
     def months_ahead(self, anchor: dt.datetime) -> Deadline:
         """The cutoff on the working day on or before ``anchor`` minus n calendar months.
@@ -41,7 +45,9 @@ class DeadlineCalculator:
             dt.date(target.year, target.month, target.day)
         )
         unit = "month" if n == 1 else "months"
-        return Deadline(self._at_cutoff(answer.day), f"{n} {unit}", answer.estimated)
+        return Deadline(
+            self._at_cutoff(answer.day), LeadKind.MAJOR_EVENT, f"{n} {unit}", answer.estimated
+        )
 
     def _local_day(self, moment: dt.datetime) -> dt.date:
         if moment.tzinfo is None:

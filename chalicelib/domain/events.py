@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from chalicelib.domain.policy import BILLING_AREAS, CONCURRENCY_SCOPES
+from chalicelib.domain.vocabulary import BILLING_AREAS, CONCURRENCY_SCOPES
 
 EVENT_SCOPES = frozenset((*BILLING_AREAS, *CONCURRENCY_SCOPES))
 EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")

@@ -15,6 +15,7 @@ from chalicelib.domain.events import Event, with_galas
 from chalicelib.domain.policy import Policy
 from chalicelib.domain.rules import Burst, Unchecked, find_bursts
 from chalicelib.domain.traffic import TrafficSet
+from chalicelib.domain.vocabulary import WarningCode
 
 
 def make_plan(
@@ -108,7 +109,7 @@ def _events_without_forecast(
         due = deadlines.months_ahead(event.start)
         warnings.append(
             PlanWarning(
-                code="event-without-forecast",
+                code=WarningCode.EVENT_WITHOUT_FORECAST,
                 message=(
                     f"no forecast yet for {event.name} "
                     f"({event.start.astimezone(policy.zone):%Y-%m-%d}); "
@@ -127,7 +128,7 @@ def _estimated_calendar(requests: Sequence[AssuranceRequest], policy: Policy) ->
     years = [y for y in years if y > policy.calendar.official_through]
     return [
         PlanWarning(
-            code="estimated-calendar",
+            code=WarningCode.ESTIMATED_CALENDAR,
             message=(
                 f"{len(flagged)} deadline(s) rest on an estimated working-day calendar for "
                 f"{', '.join(map(str, years))}: the official arrangement is not yet known "
@@ -143,7 +144,7 @@ def _unchecked_days(
 ) -> list[PlanWarning]:
     return [
         PlanWarning(
-            code="unchecked-day",
+            code=WarningCode.UNCHECKED_DAY,
             message=(
                 f"{u.rule} not checked for {u.scope} on "
                 f"{dt.datetime.fromtimestamp(u.day_start, policy.zone):%Y-%m-%d}: {u.reason}"

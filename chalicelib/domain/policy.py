@@ -13,10 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-BILLING_AREAS = ("CN", "AP1", "AP2", "AP3", "MEAA", "SA", "EU")
-VAS_KINDS = ("transcoding", "recording", "snapshot")
-VAS_TOTAL = "vas-total"
-CONCURRENCY_SCOPES = (*VAS_KINDS, VAS_TOTAL)
+from chalicelib.domain.vocabulary import BillingArea
 
 Positive = Annotated[float, Field(gt=0)]
 
@@ -35,7 +32,7 @@ class _Section(BaseModel):
 class MonthlyBandwidthRule(_Section):
     """Clause (a): charged bandwidth of the month, with growth over the previous month."""
 
-    mainland_area: str = "CN"
+    mainland_area: BillingArea = BillingArea.CN
     mainland_threshold_gbps: Positive = 100.0  # reached: >=
     overseas_threshold_gbps: Positive = 40.0  # exceeded: >
     growth_ratio: Annotated[float, Field(gt=1)] = 1.3  # charged(M) >= ratio x charged(M-1)
@@ -119,7 +116,7 @@ class Policy(_Section):
     provider: str = "huawei-cloud-live"
     time_zone: str = "Asia/Shanghai"
     billing_mode: BillingMode = BillingMode.MONTHLY_95TH
-    billing_areas: tuple[str, ...] = BILLING_AREAS
+    billing_areas: tuple[BillingArea, ...] = tuple(BillingArea)
     monthly_bandwidth: MonthlyBandwidthRule = MonthlyBandwidthRule()
     daily_peak_jump: DailyPeakJumpRule = DailyPeakJumpRule()
     concurrency: ConcurrencyRule = ConcurrencyRule()
@@ -140,8 +137,8 @@ class Policy(_Section):
     def _mainland_is_an_area(self) -> Policy:
         if self.monthly_bandwidth.mainland_area not in self.billing_areas:
             raise ValueError(
-                f"monthly_bandwidth.mainland_area {self.monthly_bandwidth.mainland_area!r} "
-                f"is not one of billing_areas {list(self.billing_areas)}"
+                f"monthly_bandwidth.mainland_area {str(self.monthly_bandwidth.mainland_area)!r} "
+                f"is not one of billing_areas {[str(a) for a in self.billing_areas]}"
             )
         return self
 

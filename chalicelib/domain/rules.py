@@ -16,18 +16,19 @@ import numpy as np
 
 from chalicelib.domain.billing import charged_bandwidth
 from chalicelib.domain.grid import POINTS_PER_DAY, DayGrid, build_grid
-from chalicelib.domain.policy import VAS_TOTAL, Policy
+from chalicelib.domain.policy import Policy
 from chalicelib.domain.traffic import STEP_SECONDS, UNITS, TrafficSet
+from chalicelib.domain.vocabulary import VAS_TOTAL, Rule
 
-MONTHLY = "monthly-charged-bandwidth"
-DAILY_JUMP = "daily-peak-jump"
-CONCURRENCY = "vas-concurrency"
+MONTHLY = Rule.MONTHLY_CHARGED_BANDWIDTH
+DAILY_JUMP = Rule.DAILY_PEAK_JUMP
+CONCURRENCY = Rule.VAS_CONCURRENCY
 RULES = (MONTHLY, DAILY_JUMP, CONCURRENCY)
 
 
 @dataclass(frozen=True)
 class Burst:
-    rule: str
+    rule: Rule
     scope: str
     period: str  # YYYY-MM for rule a, YYYY-MM-DD for rules b and c (local calendar)
     start: int  # UTC epoch seconds of the first firing point

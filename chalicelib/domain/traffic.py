@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from chalicelib.domain.errors import InputError
-from chalicelib.domain.policy import BILLING_AREAS, VAS_KINDS
+from chalicelib.domain.vocabulary import BILLING_AREAS, VAS_KINDS
 
 STEP_SECONDS = 300
 COLUMNS = ("time", "metric", "scope", "value")
@@ -93,6 +93,13 @@ def overlay(old: Series, new: Series) -> Series:
 
 def parse_csv(text: str, source: str = "<csv>") -> TrafficSet:
     reader = csv.reader(io.StringIO(text))
+    try:
+        return _build(_csv_rows(reader, source), source)
+    except csv.Error as exc:  # e.g. a stray carriage return inside an unquoted field
+        raise TrafficError([f"{source}:{reader.line_num}: not valid CSV: {exc}"]) from None
+
+
+def _csv_rows(reader: Iterator[list[str]], source: str) -> Iterator[tuple[str, Row]]:
     header = next(reader, None)
     if header is None:
         raise TrafficError([f"{source}: empty file; expected the header {','.join(COLUMNS)}"])
@@ -100,17 +107,13 @@ def parse_csv(text: str, source: str = "<csv>") -> TrafficSet:
         raise TrafficError(
             [f"{source}:1: header must be {','.join(COLUMNS)}, got {','.join(header)}"]
         )
-
-    def rows() -> Iterator[tuple[str, Row]]:
-        for line, record in enumerate(reader, start=2):
-            if not record or all(not cell.strip() for cell in record):
-                continue
-            if len(record) != len(COLUMNS):
-                yield f"{source}:{line}", f"expected {len(COLUMNS)} columns, got {len(record)}"
-            else:
-                yield f"{source}:{line}", dict(zip(COLUMNS, record, strict=True))
-
-    return _build(rows(), source)
+    for line, record in enumerate(reader, start=2):
+        if not record or all(not cell.strip() for cell in record):
+            continue
+        if len(record) != len(COLUMNS):
+            yield f"{source}:{line}", f"expected {len(COLUMNS)} columns, got {len(record)}"
+        else:
+            yield f"{source}:{line}", dict(zip(COLUMNS, record, strict=True))
 
 
 def parse_json(text: str, source: str = "<json>") -> TrafficSet:

@@ -4,12 +4,11 @@ The OpenAPI document (chalicelib.entry.api.openapi) is generated from these and 
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from chalicelib.domain.assurance import Status
 from chalicelib.domain.tracking import AuditEntry, Presence, TrackedRequest
+from chalicelib.domain.vocabulary import Metric, Rule
 
 
 class _Strict(BaseModel):
@@ -36,7 +35,7 @@ class EventQuery(_Strict):
 
 class RequestQuery(_Strict):
     status: Status | None = None
-    rule: str | None = None
+    rule: Rule | None = None
     scope: str | None = None
     presence: Presence | None = None
     deadline_from: AwareDatetime | None = None
@@ -66,7 +65,7 @@ class TrafficPoint(_Strict):
     """One row of a JSON forecast upload (the CSV upload has the same columns)."""
 
     time: str = Field(description="ISO 8601 with offset, on a 5-minute boundary")
-    metric: Literal["bandwidth", "concurrency"]
+    metric: Metric
     scope: str
     value: float = Field(ge=0)
 
