@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # The bundled example traffic covers Dec 2026 - Feb 2027; the demo is pinned to a moment before it.
 EXAMPLE_NOW ?= 2026-11-23T09:00:00+08:00
 
-.PHONY: run plan local package test lint typecheck unit bench openapi clean
+.PHONY: run plan local package test test-fast lint typecheck unit bench openapi clean
 STAGE ?= dev
 
 $(BIN)/python:
@@ -17,14 +17,18 @@ $(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt pyprojec
 	touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/burst-assurance events import examples/events.ics
+	$(BIN)/burst-assurance events import examples/events.ics --now $(EXAMPLE_NOW)
 	$(BIN)/burst-assurance run --now $(EXAMPLE_NOW)
 
 plan: $(VENV)/.installed
 	$(BIN)/burst-assurance plan --traffic examples/traffic/*.csv.gz --events examples/events.ics --now $(EXAMPLE_NOW)
 
-# The API on http://127.0.0.1:8000 over the SQLite store and the example traffic.
+# The API on http://127.0.0.1:8000 over the SQLite store and the example traffic. Its data lives
+# outside the project tree: chalice local restarts on any change to a file inside it.
+LOCAL_DATA ?= $(HOME)/.local/share/burst-assurance/local
 local: $(VENV)/.installed
+	mkdir -p $(LOCAL_DATA)
+	BURST_ASSURANCE_DATA_DIR=$(LOCAL_DATA) \
 	BURST_ASSURANCE_API_TOKEN=$${BURST_ASSURANCE_API_TOKEN:-dev-token} \
 	BURST_ASSURANCE_ICAL_TOKEN=$${BURST_ASSURANCE_ICAL_TOKEN:-dev-feed-token} \
 	$(BIN)/chalice local --stage local --port 8000
@@ -44,6 +48,13 @@ unit: $(VENV)/.installed
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+# Seconds, not minutes: the domain and workflow tests, no DynamoDB Local, no servers, no packaging.
+FAST_TESTS = tests/test_architecture.py tests/test_workdays.py tests/test_deadlines.py \
+	tests/test_traffic.py tests/test_billing.py tests/test_rules.py tests/test_planner.py \
+	tests/test_ical.py tests/test_workflows.py tests/test_cli.py
+test-fast: $(VENV)/.installed
+	$(BIN)/pytest -m "not dynamodb and not slow" $(FAST_TESTS)
 
 openapi: $(VENV)/.installed
 	$(BIN)/python -m chalicelib.entry.api.openapi > openapi.json

@@ -1,6 +1,7 @@
 """Generate the bundled example data: a winter quarter of traffic that needs every kind of ticket.
 
-Writes ``traffic/*.csv.gz`` (one file per series, design.md §4) and ``events.ics`` next to this
+Writes ``traffic/*.csv.gz`` (one file per series, docs/data-formats.md) and ``events.ics`` next to
+this
 file, or under the directory given on the command line, then plans over what it wrote at
 ``NOW`` and fails loudly unless the plan tells exactly the story below (see README.md):
 

@@ -55,7 +55,7 @@ def dynamodb_settings(dynamodb_endpoint: str) -> Settings:
 @pytest.fixture
 def dynamo_store(dynamodb_settings: Settings) -> Iterator[DynamoStore]:
     """A DynamoStore on fresh, empty tables; they are dropped after the test."""
-    store = DynamoStore.from_settings(dynamodb_settings)
+    store = DynamoStore.connect(dynamodb_settings.table_prefix, dynamodb_settings.dynamodb_endpoint)
     store.create_tables()
     yield store
     store.delete_tables()

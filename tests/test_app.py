@@ -51,7 +51,7 @@ def client(request, tmp_path, monkeypatch):
         monkeypatch.setenv("BURST_ASSURANCE_STORE", "dynamodb")
         monkeypatch.setenv("BURST_ASSURANCE_TABLE_PREFIX", settings.table_prefix)
         monkeypatch.setenv("BURST_ASSURANCE_DYNAMODB_ENDPOINT", settings.dynamodb_endpoint)
-        DynamoStore.from_settings(settings).create_tables()
+        DynamoStore.connect(settings.table_prefix, settings.dynamodb_endpoint).create_tables()
     set_clock(monkeypatch, NOW)
     bootstrap.reset()
     # An empty project: the deployed stages' environment (.chalice/config.json) stays out.
@@ -160,7 +160,12 @@ def test_event_lifecycle(client):
 
     again = client.http.post("/events", headers=JSON, body=json.dumps(FINAL))
     assert again.status_code == 409
-    assert body(again)["error"]["code"] == "conflict"
+    assert body(again)["error"] == {
+        "code": "conflict",
+        "message": "an event with id 'cup-final' exists; replace it with PUT /events/cup-final "
+        "or `events add --replace`",  # the CLI says the same (tests/test_cli.py)
+        "field": None,
+    }
 
     assert body(get(client, "/events/cup-final"))["name"] == "Cup final"
 
@@ -441,3 +446,17 @@ def test_openapi_is_served_and_matches_the_checked_in_copy(client):
         "/requests",
         "/plan",
     }
+
+
+def test_openapi_document_is_valid_openapi_3_1(client):
+    from openapi_spec_validator import validate
+
+    document = body(get(client, "/openapi.json"))
+    validate(document)  # raises on any violation
+    paths = document["paths"]
+    assert [p["name"] for p in paths["/events/{event_id}"]["put"]["parameters"]] == ["event_id"]
+    rule = {p["name"]: p for p in paths["/requests"]["get"]["parameters"]}["rule"]["schema"]
+    assert rule["anyOf"][0] == {"$ref": "#/components/schemas/Rule"}
+    assert document["components"]["schemas"]["Rule"]["enum"] == [
+        "monthly-charged-bandwidth", "daily-peak-jump", "vas-concurrency",
+    ]  # fmt: skip

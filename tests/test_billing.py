@@ -1,4 +1,4 @@
-"""Charged bandwidth of a month under each billing mode (design.md §2), computed by hand."""
+"""Charged bandwidth of a month under each billing mode (docs/billing.md), computed by hand."""
 
 from __future__ import annotations
 

@@ -172,3 +172,47 @@ def test_console_script_is_installed_and_runs(workdir):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["requests"][0]["id"] == "daily-peak-jump/CN/2026-03-09"
+
+
+DUPLICATE = (
+    "an event with id 'cup-final' exists; replace it with PUT /events/cup-final "
+    "or `events add --replace`"
+)  # the API's 409 says the same (tests/test_app.py::test_event_lifecycle)
+FINAL_FLAGS = [
+    "events", "add", "--id", "cup-final", "--name", "Cup final", "--scope", "CN",
+    "--start", "2026-03-09T19:30:00+08:00", "--end", "2026-03-09T22:30:00+08:00", "--now", NOW,
+]  # fmt: skip
+
+
+def test_events_add_of_an_existing_id_is_refused_as_the_api_refuses_it(workdir, capsys):
+    assert main(FINAL_FLAGS) == 0
+    capsys.readouterr()
+    assert main([*FINAL_FLAGS, "--name", "Cup final (moved)"]) == 2
+    assert capsys.readouterr().err.strip() == f"burst-assurance: error: {DUPLICATE}"
+    assert main([*FINAL_FLAGS, "--name", "Cup final (moved)", "--replace"]) == 0
+    assert capsys.readouterr().out.strip() == "saved cup-final"
+    main(["events", "list", "--format", "json"])
+    assert [e["name"] for e in json.loads(capsys.readouterr().out)] == ["Cup final (moved)"]
+
+
+def test_a_major_event_added_through_the_cli_replans(workdir, capsys):
+    from chalicelib.adapters.store.sqlite import SqliteStore
+
+    assert main(["run", "--now", NOW, "--format", "json"]) == 0
+    store = SqliteStore(workdir / "data" / "burst-assurance.sqlite3")
+    request_id = "daily-peak-jump/CN/2026-03-09"
+    assert store.get_request(request_id).request.lead_time == "3 working days"
+    capsys.readouterr()
+
+    assert main([*FINAL_FLAGS, "--major"]) == 0
+    assert capsys.readouterr().out.strip() == "saved cup-final; re-planned: 1 request change(s)"
+    replanned = store.get_request(request_id).request
+    assert replanned.lead_time == "1 month"
+    assert replanned.event is not None
+    assert replanned.event.id == "cup-final"
+    assert replanned.deadline.isoformat() == "2026-02-09T18:00:00+08:00"
+    assert [entry.action for entry in store.audit_trail(request_id)] == ["created", "updated"]
+
+    assert main(["events", "remove", "cup-final", "--now", NOW]) == 0
+    assert "re-planned: 1 request change(s)" in capsys.readouterr().out
+    assert store.get_request(request_id).request.lead_time == "3 working days"

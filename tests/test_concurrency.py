@@ -75,7 +75,7 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Calla
     else:
         request.getfixturevalue("dynamo_store")  # creates the tables
         settings: Settings = request.getfixturevalue("dynamodb_settings")
-        yield lambda: DynamoStore.from_settings(settings)
+        yield lambda: DynamoStore.connect(settings.table_prefix, settings.dynamodb_endpoint)
     for store, thread in opened:
         if thread == threading.get_ident():  # race() closes the ones its threads opened
             store.close()

@@ -1,4 +1,4 @@
-"""Filing deadlines (design.md §3): 3 working days, 1 month, estimated years, time zones."""
+"""Filing deadlines (docs/deadlines.md): 3 working days, 1 month, estimated years, time zones."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The plan (design.md §3-§4): which requests a forecast needs, by when, and what to warn about."""
+"""The plan (docs/deadlines.md, docs/data-formats.md): which requests a forecast needs, by when, and
+what to warn about."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The three burst rules of the Live SLA (design.md §2), each exactly at its boundary."""
+"""The three burst rules of the Live SLA (docs/rules.md), each exactly at its boundary."""
 
 from __future__ import annotations
 
@@ -365,7 +365,7 @@ def _ramp(start: dt.datetime, levels: list[float]) -> list[tuple[dt.datetime, dt
 
 
 # A show's transcoding climbs from 5,000 to 13,000 over 25 minutes: each step is under 1.5 x the
-# step before, so against the preceding 24 hours (design.md's reading) nothing ever fires.
+# step before, so against the preceding 24 hours (the reading in docs/rules.md) nothing ever fires.
 RAMP = [6000.0, 7500.0, 9000.0, 11_000.0, 13_000.0]
 
 

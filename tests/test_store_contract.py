@@ -414,7 +414,9 @@ def test_dynamodb_lists_follow_every_page(dynamo_store: DynamoStore) -> None:
 
 @pytest.mark.dynamodb
 def test_dynamodb_errors_other_than_a_lost_condition_propagate(dynamodb_settings: Settings) -> None:
-    missing = DynamoStore.from_settings(dynamodb_settings)  # its tables were never created
+    missing = DynamoStore.connect(
+        dynamodb_settings.table_prefix, dynamodb_settings.dynamodb_endpoint
+    )  # its tables were never created
     first = tracked(assurance(dt.date(2026, 12, 7)))
     with pytest.raises(ClientError) as raised:
         missing.save_request(first, None, entry(first, "created"))

@@ -1,4 +1,5 @@
-"""Traffic parsing (design.md §4): every bad row is named, and nothing is half-loaded."""
+"""Traffic parsing (docs/data-formats.md#traffic-csv): every bad row is named, and nothing is
+half-loaded."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The working-day calendar (design.md §3): official years, estimated years, overrides."""
+"""The working-day calendar (docs/deadlines.md#working-day-calendar): official years, estimated
+years, overrides."""
 
 from __future__ import annotations
 

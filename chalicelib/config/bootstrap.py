@@ -58,7 +58,7 @@ def build_store(settings: Settings) -> Store:
     if settings.store == "dynamodb":
         from chalicelib.adapters.store.dynamodb import DynamoStore  # boto3 only where it is used
 
-        return DynamoStore.from_settings(settings)
+        return DynamoStore.connect(settings.table_prefix, settings.dynamodb_endpoint)
     from chalicelib.adapters.store.sqlite import SqliteStore
 
     return SqliteStore(settings.sqlite_path)

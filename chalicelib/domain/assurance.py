@@ -1,4 +1,6 @@
-"""What a plan is made of: assurance requests, their status, and warnings (design.md §4).
+"""What a plan is made of: assurance requests, their status, and warnings.
+
+Fields: docs/data-formats.md#plan-json.
 
 Plain pydantic models, kept apart from the planner so that the API can describe and parse them
 without importing NumPy or the holiday calendar.

@@ -1,4 +1,4 @@
-"""Charged bandwidth of a month under each billing mode (design.md §2).
+"""Charged bandwidth of a month under each billing mode (docs/billing.md).
 
 All functions take one month of a grid, shaped (series, days, points per day), NaN for no data, and
 return one value per series (NaN when the month has no valid day). A valid day is one with traffic.

@@ -1,4 +1,4 @@
-"""Filing deadlines (design.md §3). Pure: every time is given, none is read from a clock."""
+"""Filing deadlines (docs/deadlines.md). Pure: every time is given, none is read from a clock."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The plan: which service-assurance requests the traffic needs, and by when (design.md §4).
+"""The plan: which service-assurance requests the traffic needs, and by when
+(docs/data-formats.md#plan-json).
 
 ``make_plan`` is pure: traffic, events, policy and ``now`` in; the same plan out, every time.
 The plan's models live in chalicelib.domain.assurance, which the API imports without NumPy.

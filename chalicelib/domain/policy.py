@@ -1,6 +1,7 @@
 """The provider's service-assurance policy: every threshold, lead time and calendar setting.
 
-The defaults are the Huawei Cloud Live profile (design.md §2-§3). Changing a number is a config
+The defaults are the Huawei Cloud Live profile (docs/rules.md, docs/deadlines.md). Changing a number
+is a config
 change: write a TOML file with the fields to override and pass it as ``--policy``.
 """
 
@@ -51,9 +52,9 @@ class ConcurrencyRule(_Section):
     threshold: Positive = 10_000  # exceeded: >
     growth_ratio: Annotated[float, Field(gt=1)] = 1.5  # exceeded: > ratio x baseline
     baseline_window_hours: Annotated[int, Field(ge=1, le=24 * 7)] = 24
-    # The baseline window ends this long before the point judged. 0 is design.md's reading, but
-    # then a surge that ramps up over several intervals is compared with its own rise and never
-    # fires; a lag of 60 catches any ramp shorter than an hour.
+    # The baseline window ends this long before the point judged. 0 is the reading in
+    # docs/rules.md, but then a surge that ramps up over several intervals is compared with its
+    # own rise and never fires; a lag of 60 catches any ramp shorter than an hour.
     baseline_lag_minutes: Annotated[int, Field(ge=0, le=24 * 60, multiple_of=5)] = 0
 
 

@@ -1,4 +1,4 @@
-"""The three burst rules of the Live SLA (design.md §2), vectorised over a DayGrid.
+"""The three burst rules of the Live SLA (docs/rules.md), vectorised over a DayGrid.
 
 Each rule first works on daily peaks (one pass over the points), which rules out almost every day;
 only the surviving days and months are looked at point by point. Firing points of one rule and
@@ -56,7 +56,7 @@ class Unchecked:
 # Values are decimal text read into binary floats, so a difference, product or mean that is exactly
 # on a level in decimal can land a few ulps below it (256.02 - 56.02 < 200). A level that must be
 # *reached* (>=) counts as reached within this relative tolerance: missing a ticket costs SLA
-# protection, an extra one costs little (design.md §2).
+# protection, an extra one costs little (docs/sla.md#our-reading-principle).
 REL_TOL = 1e-9
 
 

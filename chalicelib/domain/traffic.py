@@ -1,4 +1,4 @@
-"""Traffic series: actuals and forecasts at 5-minute points (design.md §4).
+"""Traffic series: actuals and forecasts at 5-minute points (docs/data-formats.md#traffic-csv).
 
 ``parse_csv`` and ``parse_rows`` turn text or JSON rows into a ``TrafficSet``, checking every row;
 a file with any bad row raises ``TrafficError`` naming file, line and reason, and yields nothing.

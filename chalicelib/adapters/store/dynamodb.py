@@ -1,6 +1,6 @@
 """The AWS store: four DynamoDB tables, every request write a conditional transaction.
 
-Tables, named from ``Settings.table_prefix`` P (CloudFormation creates them in production; keep
+Tables, named from a prefix P (CloudFormation creates them in production; keep
 the key schema below in step with infra/):
 
 - ``P-events``:   partition key ``id`` (S); ``start`` (S, ISO 8601), ``doc`` (S, JSON)
@@ -26,7 +26,6 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.store.chunks import Chunk, assemble, merge_chunk, split_into_chunks
-from chalicelib.config.settings import Settings
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.events import Event
 from chalicelib.domain.tracking import AuditEntry, TrackedRequest
@@ -78,17 +77,18 @@ class DynamoStore:
         self.traffic_table = f"{table_prefix}-traffic"
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> DynamoStore:
+    def connect(cls, table_prefix: str, endpoint: str | None = None) -> DynamoStore:
+        """A store on the tables named ``<table_prefix>-...``; ``endpoint``: DynamoDB Local."""
         # A session of its own: boto3's default session is not safe to share between threads.
         session = boto3.session.Session()
         options: dict[str, Any] = {
             "config": Config(retries={"mode": "standard", "max_attempts": 5}),
         }
-        if settings.dynamodb_endpoint:
-            options["endpoint_url"] = settings.dynamodb_endpoint
+        if endpoint:
+            options["endpoint_url"] = endpoint
             if session.region_name is None:
                 options["region_name"] = LOCAL_REGION
-        return cls(session.client("dynamodb", **options), settings.table_prefix)
+        return cls(session.client("dynamodb", **options), table_prefix)
 
     # -- tables (production tables come from CloudFormation) -----------------------------------
 
