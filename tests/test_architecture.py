@@ -109,3 +109,19 @@ def test_the_rule_sees_io_imports(source: str, found: list[str]) -> None:
 def test_the_rule_sees_file_and_clock_calls() -> None:
     tree = ast.parse("data = open('x').read()\nstamp = dt.datetime.now()\nok = max(1, 2)\n")
     assert sorted(io_calls(tree)) == ["now() at line 2", "open() at line 1"]
+
+
+def test_the_api_and_the_event_workflow_import_without_numpy() -> None:
+    """A cold /events request should not pay for NumPy; only planning and uploads load it."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, app, chalicelib.workflows.events, chalicelib.workflows.requests; "
+        "print(sorted(m for m in ('numpy', 'holidays', 'boto3') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60,
+        cwd=PACKAGE.parent,
+    )  # fmt: skip
+    assert result.stdout.strip() == "[]"
