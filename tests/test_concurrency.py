@@ -131,7 +131,7 @@ class PlanningCycles:
                 continue
             try:
                 self._barrier.wait()  # all threads write together
-                self._outcomes.put(apply_plan(CountingStore(store, self.lost), plan))
+                self._outcomes.put(apply_plan(CountingStore(store, self.lost), plan, POLICY))
             except BaseException as exc:
                 self._barrier.abort()
                 self._outcomes.put(exc)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from unpublished import before_publication
 
@@ -218,8 +218,11 @@ def test_one_month(anchor: dt.datetime, expected: dt.datetime, estimated: bool) 
 
 
 def test_one_month_uses_the_local_day() -> None:
-    # 2026-04-30T16:30Z is Fri 1 May 00:30 CST -> Wed 1 Apr.
-    assert one_month(dt.datetime(2026, 4, 30, 16, 30, tzinfo=UTC)).at == due(2026, 4, 1)
+    # 2026-04-30T16:30Z is Fri 1 May 00:30 CST -> Wed 1 Apr, at the exact mark 00:30 (earlier
+    # than that day's cutoff).
+    assert one_month(dt.datetime(2026, 4, 30, 16, 30, tzinfo=UTC)).at == dt.datetime(
+        2026, 4, 1, 0, 30, tzinfo=CST
+    )
     # 2026-04-30T15:30Z is still Thu 30 Apr 23:30 CST -> Mon 30 Mar.
     assert one_month(dt.datetime(2026, 4, 30, 15, 30, tzinfo=UTC)).at == due(2026, 3, 30)
 
@@ -235,6 +238,47 @@ def test_two_months_from_the_policy() -> None:
     assert one_month(burst(2026, 4, 30), calculator) == Deadline(
         due(2026, 2, 28), LeadKind.MAJOR_EVENT, "2 months", False
     )
+
+
+def at(year: int, month: int, day: int, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=CST)
+
+
+# One month means one month: the deadline is the earlier of the exact mark (the anchor minus one
+# calendar month, same wall-clock time in China, month-end clamped) and the cutoff on the working
+# day on or before the mark's day.
+EXACT_MARK = [
+    # Wed 20 May 2026 10:00 -> Mon 20 Apr 10:00, a working day: 8 hours before its cutoff.
+    pytest.param(at(2026, 5, 20, 10), at(2026, 4, 20, 10), False, id="morning-burst"),
+    # Fri 15 May 2026 10:00 -> Wed 15 Apr 10:00.
+    pytest.param(at(2026, 5, 15, 10), at(2026, 4, 15, 10), False, id="the-15th"),
+    # Tue 31 Mar 2026 10:00 -> Sat 28 Feb 10:00 (clamped; a make-up working Saturday).
+    pytest.param(at(2026, 3, 31, 10), at(2026, 2, 28, 10), False, id="clamped-make-up-day"),
+    # 17:59 is still before the cutoff; 18:00 is the cutoff itself.
+    pytest.param(at(2026, 5, 20, 17, 59), at(2026, 4, 20, 17, 59), False, id="a-minute-before"),
+    pytest.param(at(2026, 5, 20, 18), due(2026, 4, 20), False, id="at-the-cutoff"),
+    # Leap year 2028 (estimated): Fri 31 Mar 09:30 -> Tue 29 Feb 09:30.
+    pytest.param(at(2028, 3, 31, 9, 30), at(2028, 2, 29, 9, 30), True, id="leap-2028-morning"),
+    # The mark's day is a rest day (Sun 1 Mar 2026): the cutoff on Sat 28 Feb is earlier.
+    pytest.param(at(2026, 4, 1, 10), due(2026, 2, 28), False, id="rest-day-mark"),
+]
+
+
+@pytest.mark.parametrize(("anchor", "expected", "estimated"), EXACT_MARK)
+def test_one_month_is_never_after_the_exact_mark(
+    anchor: dt.datetime, expected: dt.datetime, estimated: bool
+) -> None:
+    deadline = one_month(anchor)
+    assert deadline == Deadline(expected, LeadKind.MAJOR_EVENT, "1 month", estimated)
+    assert deadline.at.tzinfo == CST
+
+
+def test_exact_mark_is_taken_in_the_policy_zone() -> None:
+    # 2026-04-30T16:30Z is Fri 1 May 00:30 CST: the mark is Wed 1 Apr 00:30 CST, not 18:00.
+    assert one_month(dt.datetime(2026, 4, 30, 16, 30, tzinfo=UTC)).at == at(2026, 4, 1, 0, 30)
+    # Two months: Thu 30 Apr 2026 09:00 -> Sat 28 Feb 09:00 (clamped, worked).
+    calculator = DeadlineCalculator(Policy(lead_times=LeadTimes(major_event_months=2)))
+    assert one_month(at(2026, 4, 30, 9), calculator).at == at(2026, 2, 28, 9)
 
 
 # --- estimated years and overrides ----------------------------------------------------------
@@ -296,6 +340,22 @@ def test_january_2027_burst_due_in_2026_is_estimated() -> None:
     assert three_days(burst(2027, 1, 4), WITH_2027) == Deadline(
         due(2026, 12, 29), LeadKind.WORKING_DAYS, "3 working days", False
     )
+
+
+def test_january_2028_burst_with_a_2027_override_is_estimated() -> None:
+    # 2027 entered by hand, 2028 unknown. Sat 1 Jan 2028: the count starts on Fri 31 Dec 2027,
+    # which 2028's notice may still make a day off (as 2019's did 2018-12-31): off, and
+    # estimated. Thu 30 (1), Wed 29 (2), Tue 28 Dec (3).
+    assert three_days(burst(2028, 1, 1), WITH_2027) == Deadline(
+        due(2027, 12, 28), LeadKind.WORKING_DAYS, "3 working days", True
+    )
+    # Mon 31 Jan 2028 20:00 -> Fri 31 Dec 2027 20:00, unsettled: back to Thu 30 Dec, estimated.
+    assert one_month(burst(2028, 1, 31), WITH_2027) == Deadline(
+        due(2027, 12, 30), LeadKind.MAJOR_EVENT, "1 month", True
+    )
+    # Only settled days of the overridden year consulted: official.
+    assert not three_days(burst(2027, 12, 31), WITH_2027).estimated
+    assert not one_month(burst(2028, 1, 28), WITH_2027).estimated
 
 
 def test_official_through_moves_the_estimated_years() -> None:
@@ -364,19 +424,127 @@ def test_working_days_property(moment: dt.datetime) -> None:
     assert deadline.estimated == any(is_estimated(d) for d in between)
 
 
+def exact_mark(moment: dt.datetime, months: int, zone: ZoneInfo = CST) -> dt.datetime:
+    """The anchor minus whole calendar months, same wall-clock time in ``zone``, clamped."""
+    local = moment.astimezone(zone)
+    return dt.datetime.combine(minus_months(local.date(), months), local.time(), tzinfo=zone)
+
+
 @settings(deadline=None, max_examples=300)
 @given(moments(2010, 2027))
 def test_one_month_property(moment: dt.datetime) -> None:
     deadline = one_month(moment)
-    target = minus_months(moment.astimezone(CST).date(), 1)
+    mark = exact_mark(moment, 1)
+    target = mark.date()
     day = deadline.at.date()
-    assert deadline.at.timetz() == dt.time(18, 0, tzinfo=CST)
     assert day <= target
     assert is_working_day(day)
     # The latest such day: none is skipped between it and the target.
     skipped = [day + ONE_DAY * i for i in range(1, (target - day).days + 1)]
     assert not any(is_working_day(d) for d in skipped)
-    assert deadline.estimated == (target.year > 2026)
+    # The earlier of the exact mark and that day's cutoff.
+    assert deadline.at == min(mark, due(day.year, day.month, day.day))
+    assert deadline.at.tzinfo == CST
+    # Estimated when any day consulted (from the mark's day back to the answer) is.
+    consulted = [day, *skipped]
+    assert deadline.estimated == any(is_estimated(d) for d in consulted)
+
+
+# Spring Festival or National Day (with the wide windows of an estimated year, and the weekends
+# around them) can push a deadline back by up to about 16 days; three weeks is a safe bound.
+AT_MOST_BEFORE_THE_MARK = dt.timedelta(weeks=3)
+
+
+MONTHS_CALCULATORS = {
+    n: DeadlineCalculator(Policy(lead_times=LeadTimes(major_event_months=n))) for n in range(1, 13)
+}
+
+
+@settings(deadline=None, max_examples=500)
+@given(moments(2010, 2040), st.integers(min_value=1, max_value=12))
+def test_months_ahead_is_never_after_the_exact_mark(moment: dt.datetime, months: int) -> None:
+    calculator = MONTHS_CALCULATORS[months]
+    deadline = calculator.months_ahead(moment)
+    mark = exact_mark(moment, months)
+    assert deadline.at <= mark
+    assert mark - deadline.at < AT_MOST_BEFORE_THE_MARK
+    assert deadline.at.tzinfo == CST
+    assert calculator.calendar.is_working_day(deadline.at.date())
+    assert deadline.lead_time == (f"{months} months" if months > 1 else "1 month")
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    moments(2010, 2040),
+    st.integers(min_value=1, max_value=30),
+    st.times(),
+)
+def test_working_days_ahead_is_at_the_cutoff_before_the_burst_day(
+    moment: dt.datetime, n: int, cutoff: dt.time
+) -> None:
+    calculator = DeadlineCalculator(Policy(lead_times=LeadTimes(working_days=n, cutoff=cutoff)))
+    deadline = calculator.working_days_ahead(moment)
+    assert deadline.at.date() < moment.astimezone(CST).date()
+    assert deadline.at.timetz() == cutoff.replace(tzinfo=CST)
+    assert deadline.at < moment
+    assert calculator.calendar.is_working_day(deadline.at.date())
+
+
+# Calendar honesty: a deadline is estimated exactly when it consults a day that the published
+# arrangements (library or override) do not settle: a day of a year that is neither official nor
+# overridden, or a weekday 31 December of a known year whose next year is not known (that year's
+# New Year break may start on it, as 2019's did on 2018-12-31). Every weekday 31 December of
+# 2024-2029 is a working day in its own year's arrangement, so the rule needs no exception here.
+HYPOTHETICAL_2028 = YearArrangement(
+    days_off=[dt.date(2028, 1, 3), *(dt.date(2028, 1, d) for d in (26, 27, 28, 31))],
+    working_weekends=[dt.date(2028, 1, 22)],
+)
+ARRANGEMENTS = {2027: HYPOTHETICAL_2027, 2028: HYPOTHETICAL_2028}
+
+
+@st.composite
+def calendars(draw: st.DrawFn) -> CalendarPolicy:
+    overridden = draw(st.sets(st.sampled_from(sorted(ARRANGEMENTS))))
+    return CalendarPolicy(
+        official_through=draw(st.sampled_from([2024, 2025, 2026])),
+        overrides={year: ARRANGEMENTS[year] for year in overridden},
+    )
+
+
+# Bursts around New Year, where consulted days straddle two years.
+AROUND_NEW_YEAR = st.builds(
+    lambda year, offset, hour: dt.datetime(year, 1, 1, hour, tzinfo=CST) + ONE_DAY * offset,
+    st.integers(min_value=2025, max_value=2030),
+    # 1 Jan and 31 Jan start the count, or put the mark, on 31 December.
+    st.one_of(st.sampled_from([0, 30]), st.integers(min_value=-10, max_value=40)),
+    st.integers(min_value=0, max_value=23),
+)
+
+
+@settings(deadline=None, max_examples=500)
+@given(calendars(), st.one_of(moments(2024, 2030), AROUND_NEW_YEAR), st.booleans())
+@example(CalendarPolicy(overrides={2027: HYPOTHETICAL_2027}), burst(2028, 1, 1), False)
+@example(CalendarPolicy(overrides={2027: HYPOTHETICAL_2027}), burst(2028, 1, 31), True)
+def test_estimated_exactly_when_an_unsettled_day_is_consulted(
+    calendar_policy: CalendarPolicy, moment: dt.datetime, by_months: bool
+) -> None:
+    def known(year: int) -> bool:
+        return year <= calendar_policy.official_through or year in calendar_policy.overrides
+
+    def unsettled(day: dt.date) -> bool:
+        new_years_eve = day.month == 12 and day.day == 31 and day.weekday() < 5
+        return not known(day.year) or (new_years_eve and not known(day.year + 1))
+
+    calculator = DeadlineCalculator(Policy(calendar=calendar_policy))
+    if by_months:
+        deadline = calculator.months_ahead(moment)
+        last = exact_mark(moment, 1).date()  # from the mark's day back to the answer
+    else:
+        deadline = calculator.working_days_ahead(moment)
+        last = moment.astimezone(CST).date() - ONE_DAY  # the burst day itself is not consulted
+    first = deadline.at.date()
+    consulted = [first + ONE_DAY * i for i in range((last - first).days + 1)]
+    assert deadline.estimated == any(unsettled(d) for d in consulted)
 
 
 # "Never later under the estimated calendar than under the official one", checked against

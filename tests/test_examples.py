@@ -102,14 +102,23 @@ def test_bursts_start_on_the_days_the_story_says(plan: Plan) -> None:
     cn_january = by_id["monthly-charged-bandwidth/CN/2027-01"]
     # December's charged bandwidth ~85 Gbit/s, January's >= 100 and >= 1.3 x December.
     assert 80 <= cn_january.baseline <= 90
-    assert cn_january.forecast_peak >= max(100, 1.3 * cn_january.baseline)
+    assert cn_january.rule_value >= max(100, 1.3 * cn_january.baseline)
+    # The ticket reserves January's highest point (the CBA final), not the charged bandwidth.
+    final = by_id["daily-peak-jump/CN/2027-01-24"]
+    assert cn_january.forecast_peak == final.forecast_peak > 3 * cn_january.rule_value
+    assert cn_january.burst_end == dt.datetime(2027, 2, 1, tzinfo=CST)
     gala = by_id["daily-peak-jump/CN/2027-02-05"]
-    assert gala.burst_end > dt.datetime(2027, 2, 5, 20, tzinfo=CST)  # overlaps the gala
+    # The gala's surge runs past midnight until it falls back below the 5th's level.
+    assert gala.burst_start == dt.datetime(2027, 2, 5, 19, 55, tzinfo=CST)
+    assert gala.burst_end == dt.datetime(2027, 2, 6, 0, 35, tzinfo=CST)
 
 
 def test_plan_warns_about_the_unforecast_final_and_the_estimated_year(plan: Plan) -> None:
     codes = sorted(w.code for w in plan.warnings)
-    assert codes == ["estimated-calendar", "event-without-forecast"]
+    assert codes == ["estimated-calendar", "event-without-forecast", "partial-baseline"]
+    # The data start on 16 November: half a month is no baseline for AP1's December.
+    [partial] = [w.message for w in plan.warnings if w.code == "partial-baseline"]
+    assert partial.startswith("monthly-charged-bandwidth for AP1 in 2026-12: 2026-11 has only 50%")
     unforecast = next(w for w in plan.warnings if w.code == "event-without-forecast")
     # Sun 2027-03-14 minus a month is Sun 14 Feb, inside the estimated Spring Festival window
     # (Feb 4-14): back to Wed 2027-02-03.

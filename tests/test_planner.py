@@ -8,18 +8,24 @@ import json
 from typing import Any
 
 import pytest
-from builders import CST, UTC, bandwidth, local, spans, traffic
+from builders import CST, UTC, bandwidth, concurrency, local, series_from, spans, traffic
+from dateutil.relativedelta import relativedelta
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from chalicelib.domain.assurance import Plan
 from chalicelib.domain.events import Event, spring_festival_gala
 from chalicelib.domain.planner import make_plan
 from chalicelib.domain.policy import Policy
+from chalicelib.domain.tracking import reconcile
 from chalicelib.domain.traffic import TrafficSet
 
 POLICY = Policy()
 NOW = local(2026, 3, 1, 10)
 REQUEST_KEYS = {
     "id", "rule", "scope", "burst_start", "burst_end", "forecast_peak", "baseline", "threshold",
-    "unit", "event", "lead_time", "deadline", "status", "estimated_calendar",
+    "unit", "event", "lead_time", "deadline", "status", "estimated_calendar", "rule_value",
 }  # fmt: skip
 
 
@@ -60,6 +66,7 @@ def test_a_cn_jump_needs_a_ticket_three_working_days_ahead() -> None:
         "forecast_peak": 300.0,
         "baseline": 50.0,
         "threshold": 250.0,
+        "rule_value": 300.0,
         "unit": "Gbit/s",
         "event": None,
         # Monday 9 March: Friday 6, Thursday 5, Wednesday 4 March, at 18:00 CST.
@@ -219,9 +226,10 @@ def test_a_major_event_without_a_forecast_is_a_warning() -> None:
     assert plan["warnings"] == [
         {
             "code": "event-without-forecast",
-            # The CN forecast covers 9 March, but this event is for AP1 only.
+            # The CN forecast covers 9 March, but this event is for AP1 only. It starts at 08:00:
+            # a month before is 08:00 on 9 February, earlier than that day's 18:00 cutoff.
             "message": "no forecast yet for Ap1 Only (2026-03-09); "
-            "a ticket would be due by 2026-02-09 18:00 CST",
+            "a ticket would be due by 2026-02-09 08:00 CST",
         },
         {
             "code": "event-without-forecast",
@@ -260,3 +268,115 @@ def test_a_high_first_day_is_warned_as_unchecked_until_it_is_over() -> None:
     assert warning in plan_json(first, NOW)["warnings"]
     assert warning in plan_json(first, local(2026, 3, 9, 23, 59))["warnings"]
     assert warning not in plan_json(first, local(2026, 3, 10))["warnings"]
+
+
+# -- which bursts an event covers ---------------------------------------------------------------
+
+
+def _transcoding(start: dt.datetime, end: dt.datetime) -> TrafficSet:
+    """Transcoding at 1,000 tasks on the local days around the surge, 15,000 in [start, end)."""
+    return traffic(
+        concurrency(
+            "transcoding", start.date() - dt.timedelta(days=1), end.date(),
+            spans(1000.0, [(start, end, 15_000.0)]),
+        )
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("surge_start", "surge_end", "lead"),
+    [
+        (local(2026, 2, 16, 19, 30), local(2026, 2, 16, 23), "1 month"),  # starts before 20:00
+        (local(2026, 2, 16, 17, 30), local(2026, 2, 16, 19, 30), "1 month"),  # within 3 h before
+        (local(2026, 2, 16, 15), local(2026, 2, 16, 16, 55), "3 working days"),  # 3 h 5 min
+    ],
+)
+def test_a_surge_before_the_gala_is_covered_within_the_margin(
+    surge_start: dt.datetime, surge_end: dt.datetime, lead: str
+) -> None:
+    # The 2026 gala starts at 20:00 on Mon 16 February, New Year's Eve.
+    plan = make_plan(_transcoding(surge_start, surge_end), [], POLICY, local(2026, 1, 5, 9))
+    request = next(r for r in plan.requests if r.scope == "transcoding")
+    assert request.lead_time == lead
+    if lead == "1 month":
+        assert request.event is not None
+        assert request.event.id == "spring-festival-gala-2026"
+        # A month before the earlier of surge and gala: Fri 16 January, at most 18:00.
+        assert request.deadline == min(
+            local(2026, 1, 16, 18), surge_start - relativedelta(months=1)
+        )
+
+
+@pytest.mark.parametrize(
+    ("scopes", "covers"),
+    [
+        (("CN",), {"transcoding": True, "vas-total": True}),  # services are not billed per area
+        (("CN", "recording"), {"transcoding": False, "vas-total": True}),  # names its services
+        (("CN", "transcoding"), {"transcoding": True, "vas-total": True}),
+        (("AP1",), {"transcoding": True, "vas-total": True}),
+    ],
+)
+def test_an_event_limited_to_areas_still_covers_the_services(
+    scopes: tuple[str, ...], covers: dict[str, bool]
+) -> None:
+    surge = (local(2026, 7, 1, 20), local(2026, 7, 1, 22))
+    final = event("cup-final", *surge, major=True, scopes=scopes)
+    plan = make_plan(_transcoding(*surge), [final], POLICY, local(2026, 5, 4, 9))
+    leads = {r.scope: r.lead_time for r in plan.requests}
+    assert leads == {s: "1 month" if c else "3 working days" for s, c in covers.items()}
+
+
+def test_an_event_must_say_whether_it_is_major() -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        Event(id="x", name="X", start=local(2026, 7, 1, 20), end=local(2026, 7, 1, 22))
+    assert [e["loc"] for e in excinfo.value.errors()] == [("major",)]
+
+
+# -- properties of bursts and their requests ------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.sampled_from([500.0, 8000.0, 10_500.0, 13_000.0, 20_000.0]), min_size=576,
+             max_size=576),
+)  # fmt: skip
+def test_a_burst_window_always_contains_its_peak(levels: list[float]) -> None:
+    first = local(2026, 7, 1)
+    values = {first + dt.timedelta(minutes=5 * i): v for i, v in enumerate(levels)}
+    data = traffic(series_from("concurrency", "snapshot", values))
+    plan = make_plan(data, [], POLICY, local(2026, 6, 1))
+    for request in plan.requests:
+        inside = [v for t, v in values.items() if request.burst_start <= t < request.burst_end]
+        assert request.forecast_peak == max(inside)
+        assert request.rule_value > request.threshold
+        assert request.rule_value <= request.forecast_peak
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(-36, 36))
+def test_shifting_a_surge_by_minutes_never_withdraws_its_request(steps: int) -> None:
+    def plan_at(offset: int) -> Plan:
+        start = local(2026, 3, 9, 22) + dt.timedelta(minutes=5 * offset)
+        surge = [(start, start + dt.timedelta(hours=2), 300.0)]
+        data = traffic(
+            bandwidth("CN", dt.date(2026, 3, 7), dt.date(2026, 3, 11), spans(50.0, surge))
+        )
+        return make_plan(data, [], POLICY, NOW)
+
+    margin = dt.timedelta(hours=POLICY.rematch_margin_hours)
+    stored = {c.after.id: c.after for c in reconcile({}, plan_at(0), NOW, margin)}
+    changes = reconcile(stored, plan_at(steps), NOW, margin)
+    assert {c.action for c in changes} <= {"updated", "moved"}
+    assert len(changes) <= 1
+
+
+def test_an_hourly_series_is_planned_with_a_warning() -> None:
+    hourly = {local(2026, 3, 9, h): 20.0 for h in range(24)}
+    plan = plan_json(traffic(series_from("bandwidth", "EU", hourly)), NOW)
+    assert plan["warnings"] == [
+        {
+            "code": "sparse-series",
+            "message": "bandwidth EU has a point every 60 minutes, not every 5: averages over "
+            "longer intervals understate the 5-minute peaks the rules judge",
+        }
+    ]

@@ -54,6 +54,7 @@ def event(event_id: str, start: dt.datetime, **fields: object) -> Event:
         "name": f"Event {event_id}",
         "start": start,
         "end": start + dt.timedelta(hours=3),
+        "major": False,
     }
     values.update(fields)
     return Event.model_validate(values)
@@ -77,6 +78,7 @@ def assurance(
         forecast_peak=peak,
         baseline=50.0,
         threshold=250.0,
+        rule_value=peak,
         unit="Gbit/s",
         event=event_ref,
         lead_time="3 working days",

@@ -18,11 +18,14 @@ from hypothesis import strategies as st
 from chalicelib.adapters.traffic_files import load_file, load_files
 from chalicelib.domain.errors import InputError
 from chalicelib.domain.traffic import (
+    DEFAULT_BANDWIDTH_CEILING_GBPS,
     MAX_REPORTED_ERRORS,
     TrafficError,
+    TrafficSet,
     parse_csv,
     parse_json,
     parse_rows,
+    sparse_series,
 )
 
 # 2026-03-09 00:00 in Shanghai is 2026-03-08 16:00 UTC.
@@ -423,7 +426,9 @@ def test_unreadable_corrupt_and_non_utf8_files_are_input_errors(tmp_path: Path) 
 
 # -- properties --------------------------------------------------------------------------------
 
-_VALUES = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
+_VALUES = st.floats(
+    min_value=0, max_value=DEFAULT_BANDWIDTH_CEILING_GBPS, allow_nan=False, allow_infinity=False
+)
 
 
 _OFFSETS = {  # how a row writes its offset, and the offset
@@ -464,3 +469,277 @@ def test_csv_round_trips_points_in_any_order_and_offset(
     expected = sorted(by_step.items())
     assert sa.times.tolist() == [epoch(start) + 300 * k for k, _ in expected]
     assert sa.values.tolist() == [value for _, (value, _) in expected]
+
+
+# -- plausibility: the bandwidth ceiling, whole task counts, sparse series ---------------------
+
+MBITS = "upload:{line}: bandwidth {value} Gbit/s is above the ceiling of {ceiling} Gbit/s "
+MBITS += "(bandwidth_ceiling_gbps); was it given in Mbit/s?"
+
+
+def test_bandwidth_above_the_ceiling_is_refused_with_a_hint_about_mbits() -> None:
+    assert DEFAULT_BANDWIDTH_CEILING_GBPS == 20_000
+    text = csv_text(
+        GOOD,
+        ("2026-03-09T00:05:00+08:00", "bandwidth", "CN", "20000"),  # at the ceiling: kept
+        ("2026-03-09T00:10:00+08:00", "bandwidth", "CN", "25000"),
+        ("2026-03-09T00:15:00+08:00", "bandwidth", "AP1", "3.2e4"),
+        ("2026-03-09T00:15:00+08:00", "concurrency", "transcoding", "25000"),  # tasks: no ceiling
+    )
+    with pytest.raises(TrafficError) as excinfo:
+        parse_csv(text, source="upload")
+    assert problems_of(excinfo) == [
+        MBITS.format(line=4, value="25000.0", ceiling="20000"),
+        MBITS.format(line=5, value="32000.0", ceiling="20000"),
+    ]
+    assert parse_csv(csv_text(GOOD, text.splitlines()[2], text.splitlines()[5]))
+
+
+def test_the_ceiling_is_a_parameter_of_every_parser() -> None:
+    text = csv_text(GOOD, ("2026-03-09T00:05:00+08:00", "bandwidth", "CN", "150"))
+    assert parse_csv(text, source="upload")  # under the default ceiling
+    with pytest.raises(TrafficError) as excinfo:
+        parse_csv(text, source="upload", bandwidth_ceiling_gbps=100)
+    assert problems_of(excinfo) == [MBITS.format(line=3, value="150.0", ceiling="100")]
+
+    rows = [_row(time="2026-03-09T00:00:00+08:00"), _row(value=150)]
+    for parse in (
+        lambda c: parse_rows(rows, source="day.json", bandwidth_ceiling_gbps=c),
+        lambda c: parse_json(json.dumps(rows), source="day.json", bandwidth_ceiling_gbps=c),
+    ):
+        assert parse(150.0)
+        with pytest.raises(TrafficError) as excinfo:
+            parse(99.5)
+        assert problems_of(excinfo) == [
+            "day.json: item 1: bandwidth 150.0 Gbit/s is above the ceiling of 99.5 Gbit/s "
+            "(bandwidth_ceiling_gbps); was it given in Mbit/s?"
+        ]
+
+
+@pytest.mark.parametrize("name", ["t.csv", "t.json.gz"])
+def test_load_file_and_load_files_pass_the_ceiling_on(tmp_path: Path, name: str) -> None:
+    high = ("2026-03-09T00:00:00+08:00", "bandwidth", "CN", "500")
+    if ".json" in name:
+        text = json.dumps([dict(zip(("time", "metric", "scope", "value"), high, strict=True))])
+    else:
+        text = csv_text(high)
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    assert load_file(path)
+    assert load_files([path])
+    for load in (load_file, lambda p, **kw: load_files([p], **kw)):
+        with pytest.raises(TrafficError, match=r"above the ceiling of 400 Gbit/s") as excinfo:
+            load(path, bandwidth_ceiling_gbps=400)
+        assert problems_of(excinfo)[0].startswith(f"{path}")
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("12.5", "concurrency 12.5 is not a whole number of tasks"),
+        ("0.001", "concurrency 0.001 is not a whole number of tasks"),
+        ("1e-3", "concurrency 0.001 is not a whole number of tasks"),
+        ("-3", "value '-3' is negative"),
+        ("-0.5", "value '-0.5' is negative"),
+    ],
+)
+def test_concurrency_must_be_a_whole_number_of_tasks(value: str, reason: str) -> None:
+    good = ("2026-03-09T00:00:00+08:00", "concurrency", "recording", "12")
+    text = csv_text(good, ("2026-03-09T00:05:00+08:00", "concurrency", "recording", value))
+    with pytest.raises(TrafficError) as excinfo:
+        parse_csv(text, source="vas.csv")
+    assert problems_of(excinfo) == [f"vas.csv:3: {reason}"]
+
+
+def test_whole_concurrency_in_any_notation_and_fractional_bandwidth_load() -> None:
+    rows = [
+        _row(metric="concurrency", scope="snapshot", value=12.0),
+        _row(metric="concurrency", scope="snapshot", value="1e3", time="2026-03-09T00:10:00Z"),
+        _row(metric="concurrency", scope="snapshot", value=0, time="2026-03-09T00:15:00Z"),
+        _row(value=12.5),  # bandwidth may be fractional
+    ]
+    result = parse_rows(rows)
+    assert result.series[("concurrency", "snapshot")].values.tolist() == [12.0, 1000.0, 0.0]
+    with pytest.raises(TrafficError) as excinfo:
+        parse_rows([_row(metric="concurrency", scope="snapshot", value=2.25)], source="v.json")
+    assert problems_of(excinfo) == [
+        "v.json: item 0: concurrency 2.25 is not a whole number of tasks"
+    ]
+
+
+def _hourly_csv(scope: str, hours: int) -> list[tuple[object, ...]]:
+    start = local(2026, 3, 9)
+    return [
+        ((start + dt.timedelta(hours=h)).isoformat(), "bandwidth", scope, 10 + h)
+        for h in range(hours)
+    ]
+
+
+def test_an_hourly_series_loads_and_is_listed_as_sparse() -> None:
+    five_minutes = [
+        ((local(2026, 3, 9) + dt.timedelta(minutes=5 * k)).isoformat(), "bandwidth", "CN", 1)
+        for k in range(48)
+        if k not in (7, 8, 9, 20, 30, 31)  # a few gaps do not make a series sparse
+    ]
+    vas = [  # one point: too few to judge
+        ("2026-03-09T00:00:00+08:00", "concurrency", "transcoding", 5),
+    ]
+    traffic = parse_csv(csv_text(*_hourly_csv("EU", 24), *five_minutes, *vas))
+    assert traffic.series[("bandwidth", "EU")].values.tolist()[:2] == [10.0, 11.0]
+    assert sparse_series(traffic) == [("bandwidth", "EU", 3600)]
+
+
+def test_sparse_series_judges_the_typical_gap_per_series() -> None:
+    start = local(2026, 3, 9)
+
+    def at(*minutes: int) -> dict[dt.datetime, float]:
+        return {start + dt.timedelta(minutes=m): 1.0 for m in minutes}
+
+    traffic = TrafficSet(
+        {
+            ("bandwidth", "AP2"): series_from("bandwidth", "AP2", at(0, 60)),  # two points
+            ("bandwidth", "SA"): series_from("bandwidth", "SA", at(0, 15, 30, 45, 60)),
+            ("bandwidth", "CN"): series_from("bandwidth", "CN", at(0, 5, 10, 15, 600, 1200)),
+            ("bandwidth", "EU"): series_from("bandwidth", "EU", at(0, 5, 10, 70, 130)),
+            ("concurrency", "recording"): series_from("concurrency", "recording", at(0, 1440)),
+            ("concurrency", "snapshot"): series_from("concurrency", "snapshot", at(30)),
+        }
+    )
+    # CN: 5-minute points with two long gaps; EU: as many 1-hour gaps as 5-minute ones.
+    assert sparse_series(traffic) == [
+        ("bandwidth", "AP2", 3600),
+        ("bandwidth", "EU", 1950),
+        ("bandwidth", "SA", 900),
+        ("concurrency", "recording", 86400),
+    ]
+    assert sparse_series(TrafficSet()) == []
+
+
+# -- plausibility at each entry point -----------------------------------------------------------
+
+LOW_CEILING = "bandwidth_ceiling_gbps = 100\n"
+HIGH_ROW = ("2026-03-09T00:00:00+08:00", "bandwidth", "CN", "150")
+
+
+def _policy_file(tmp_path: Path) -> Path:
+    path = tmp_path / "policy.toml"
+    path.write_text(LOW_CEILING)
+    return path
+
+
+def test_the_cli_plan_refuses_bandwidth_above_the_policy_ceiling(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chalicelib.entry import cli
+
+    traffic = tmp_path / "high.csv"
+    traffic.write_text(csv_text(HIGH_ROW))
+    now = ["--now", "2026-03-01T09:00:00+08:00", "--format", "json"]
+    assert cli.main(["plan", "--traffic", str(traffic), *now]) == 0
+    capsys.readouterr()
+    args = ["plan", "--traffic", str(traffic), "--policy", str(_policy_file(tmp_path)), *now]
+    assert cli.main(args) == cli.EXIT_BAD_INPUT
+    assert capsys.readouterr().err == (
+        f"burst-assurance: error: {traffic}:2: bandwidth 150.0 Gbit/s is above the ceiling "
+        "of 100 Gbit/s (bandwidth_ceiling_gbps); was it given in Mbit/s?\n"
+    )
+
+
+def test_the_file_traffic_source_uses_the_policy_ceiling(tmp_path: Path) -> None:
+    from chalicelib.config.bootstrap import build_runtime
+    from chalicelib.config.settings import Settings
+
+    traffic = tmp_path / "high.csv"
+    traffic.write_text(csv_text(HIGH_ROW))
+    settings = Settings(data_dir=tmp_path / "data", traffic=(str(traffic),))
+    assert build_runtime(settings).source.load()
+    strict = build_runtime(settings.model_copy(update={"policy_file": _policy_file(tmp_path)}))
+    assert strict.policy.bandwidth_ceiling_gbps == 100
+    with pytest.raises(TrafficError, match=r"high\.csv:2: .* above the ceiling of 100 Gbit/s"):
+        strict.source.load()
+
+
+class _S3:
+    """Just what ingest_object asks of an S3 client."""
+
+    def __init__(self, body: bytes) -> None:
+        self.data = body
+
+    def head_object(self, Bucket: str, Key: str) -> dict[str, int]:
+        return {"ContentLength": len(self.data)}
+
+    def get_object(self, Bucket: str, Key: str) -> dict[str, object]:
+        import io
+
+        return {"Body": io.BytesIO(self.data)}
+
+
+def test_the_s3_drop_uses_the_policy_ceiling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import logging
+
+    import boto3
+
+    from chalicelib.config import bootstrap
+    from chalicelib.entry import schedules
+
+    monkeypatch.setenv("BURST_ASSURANCE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BURST_ASSURANCE_POLICY_FILE", str(_policy_file(tmp_path)))
+    monkeypatch.setattr(boto3, "client", lambda service: _S3(csv_text(HIGH_ROW).encode()))
+    bootstrap.reset()
+    try:
+        result = schedules.forecast_drop("bucket", "forecasts/high.csv", logging.getLogger("t"))
+    finally:
+        bootstrap.reset()
+    assert result == {
+        "stored": False,
+        "reason": "s3://bucket/forecasts/high.csv:2: bandwidth 150.0 Gbit/s is above the "
+        "ceiling of 100 Gbit/s (bandwidth_ceiling_gbps); was it given in Mbit/s?",
+    }
+
+
+def test_the_api_upload_uses_the_policy_ceiling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalice.test import Client
+
+    import app as application
+    from chalicelib.config import bootstrap
+
+    monkeypatch.setenv("BURST_ASSURANCE_API_TOKEN", "token")
+    monkeypatch.setenv("BURST_ASSURANCE_TRAFFIC_SOURCE", "store")
+    monkeypatch.setenv("BURST_ASSURANCE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BURST_ASSURANCE_POLICY_FILE", str(_policy_file(tmp_path)))
+    (tmp_path / ".chalice").mkdir()
+    (tmp_path / ".chalice" / "config.json").write_text('{"version": "2.0", "app_name": "t"}')
+    bootstrap.reset()
+    auth = {"Authorization": "Bearer token"}
+    try:
+        with Client(application.app, project_dir=str(tmp_path)) as client:
+            csv_response = client.http.post(
+                "/forecasts",
+                headers={**auth, "Content-Type": "text/csv"},
+                body=csv_text(
+                    GOOD,
+                    ("2026-03-09T00:05:00+08:00", "bandwidth", "CN", 25),
+                    ("2026-03-09T00:10:00+08:00", "bandwidth", "CN", 150),
+                ).encode(),
+            )
+            json_response = client.http.post(
+                "/forecasts",
+                headers={**auth, "Content-Type": "application/json"},
+                body=json.dumps([_row(value=150)]).encode(),
+            )
+    finally:
+        bootstrap.reset()
+    assert csv_response.status_code == 400
+    assert json.loads(csv_response.body)["error"]["message"] == (
+        "upload:4: bandwidth 150.0 Gbit/s is above the ceiling of 100 Gbit/s "
+        "(bandwidth_ceiling_gbps); was it given in Mbit/s?"
+    )
+    assert json_response.status_code == 400
+    assert (
+        "upload: item 0: bandwidth 150.0 Gbit/s"
+        in json.loads(json_response.body)["error"]["message"]
+    )

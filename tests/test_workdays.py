@@ -8,9 +8,15 @@ from collections.abc import Iterator
 
 import holidays
 import pytest
+from pydantic import ValidationError
 from unpublished import UnpublishedChina, before_publication
 
-from chalicelib.domain.policy import CalendarPolicy, YearArrangement
+from chalicelib.domain.policy import (
+    CalendarPolicy,
+    Policy,
+    YearArrangement,
+    describe_validation_error,
+)
 from chalicelib.domain.workdays import (
     CalendarAnswer,
     WorkingDayCalendar,
@@ -109,9 +115,74 @@ def test_the_last_official_december_is_settled_once_the_next_year_is_known() -> 
     calendar = WorkingDayCalendar(CalendarPolicy())
     assert calendar.is_estimated_day(dt.date(2026, 12, 31))
     assert not calendar.is_estimated_day(dt.date(2026, 12, 30))
-    known = WorkingDayCalendar(CalendarPolicy(official_through=2027))
+    # 2027 is known once entered by hand (official_through cannot pass what the library has).
+    known = WorkingDayCalendar(CalendarPolicy(overrides={2027: YearArrangement(days_off=[])}))
     assert known.is_working_day(dt.date(2026, 12, 31))
     assert not known.is_estimated_day(dt.date(2026, 12, 31))
+    # Likewise one year earlier, through the library: Wed 2025-12-31.
+    lowered = WorkingDayCalendar(CalendarPolicy(official_through=2025))
+    assert lowered.is_estimated_day(dt.date(2025, 12, 31))
+    assert not WorkingDayCalendar(CalendarPolicy()).is_estimated_day(dt.date(2025, 12, 31))
+
+
+def test_an_overridden_year_leaves_its_december_unsettled() -> None:
+    # 2027 entered by hand, 2028 unknown: 2028's notice may still make Fri 2027-12-31 a day off
+    # (as 2019's did 2018-12-31), exactly as for a year the library publishes.
+    arrangement = YearArrangement(days_off=[dt.date(2027, 1, 1)])
+    calendar = WorkingDayCalendar(CalendarPolicy(overrides={2027: arrangement}))
+    assert not calendar.is_estimated(2027)
+    assert calendar.is_estimated_day(dt.date(2027, 12, 31))
+    assert not calendar.is_working_day(dt.date(2027, 12, 31))
+    assert not calendar.is_estimated_day(dt.date(2027, 12, 30))
+    assert calendar.nth_working_day_before(dt.date(2028, 1, 1), 1) == CalendarAnswer(
+        dt.date(2027, 12, 30), estimated=True
+    )
+    # With 2028 entered as well, 31 December is settled by the 2027 override: worked.
+    both = WorkingDayCalendar(
+        CalendarPolicy(overrides={2027: arrangement, 2028: YearArrangement(days_off=[])})
+    )
+    assert both.is_working_day(dt.date(2027, 12, 31))
+    assert not both.is_estimated_day(dt.date(2027, 12, 31))
+
+
+# --- official_through ----------------------------------------------------------------------
+
+
+def make_up_days(year: int) -> set[dt.date]:
+    # weekend_workdays also lists a few old make-up days of other years (2011-12-31, ...).
+    return {d for d in holidays.China(years=year).weekend_workdays if d.year == year}
+
+
+def test_last_published_year_is_the_library_s_last_notice() -> None:
+    last = CalendarPolicy.last_published_year()
+    # holidays 0.109 has the 2026 notice (Sat 14 Feb and Sat 28 Feb worked, Mon 23 Feb bridged)
+    assert last >= 2026
+    assert dt.date(2026, 2, 14) in holidays.China(years=2026).weekend_workdays
+    # ... and the year after its last notice carries no make-up day: only a guess.
+    assert make_up_days(last)
+    assert not make_up_days(last + 1)
+
+
+def test_official_through_beyond_the_library_is_refused() -> None:
+    last = CalendarPolicy.last_published_year()
+    assert CalendarPolicy(official_through=last).official_through == last
+    with pytest.raises(ValidationError) as caught:
+        Policy.model_validate({"calendar": {"official_through": last + 1}})
+    message = describe_validation_error(caught.value)
+    assert "\n" not in message
+    assert message.startswith("calendar.official_through: ")
+    assert f"{last + 1}" in message
+    assert f"{last}" in message
+    assert len(caught.value.errors()) == 1
+
+
+def test_official_through_2027_is_refused_with_this_library() -> None:
+    # Real dates: holidays 0.109 knows no 2027 notice (no make-up day in 2027), so claiming 2027
+    # official would let its guess pass for the published arrangement.
+    if make_up_days(2027):
+        pytest.skip("the installed holidays knows 2027's notice")
+    with pytest.raises(ValidationError, match="official_through"):
+        CalendarPolicy(official_through=2027)
 
 
 def test_years_after_official_through_are_estimated() -> None:

@@ -165,3 +165,44 @@ def test_deadline_watch_skips_rejected_requests(store):
     decide(store, "daily-peak-jump/CN/2026-03-09", "rejected", "U1", cst(2026, 3, 1, 10))
 
     assert deadline_watch(store, ConsoleNotifier(io.StringIO()), POLICY, cst(2026, 3, 3, 9)) == []
+
+
+def test_a_reforecast_that_moves_the_surge_past_midnight_keeps_the_request(store):
+    def forecast(day: dt.date, hours: tuple[int, int]) -> TrafficSet:
+        peaks = {("CN", day): 310.0}
+        return parse_csv(bandwidth_csv(dt.date(2026, 3, 1), 20, {"CN": 50.0}, peaks, hours))
+
+    cycle(store, forecast(dt.date(2026, 3, 9), (23, 24)), cst(2026, 3, 1, 9))
+    decide(store, "daily-peak-jump/CN/2026-03-09", "approved", "U1", cst(2026, 3, 2, 10))
+
+    # The next forecast has the surge 00:00-01:00 on the 10th: an hour later, another day.
+    report = cycle(store, forecast(dt.date(2026, 3, 10), (0, 1)), cst(2026, 3, 3, 9))
+
+    assert [(c.action, c.after.id) for c in report.changes] == [
+        ("moved", "daily-peak-jump/CN/2026-03-09")
+    ]
+    [tracked] = store.list_requests()
+    assert tracked.decision is not None
+    assert tracked.decision.by == "U1"
+    request = tracked.request
+    assert (request.burst_start, request.burst_end) == (cst(2026, 3, 10), cst(2026, 3, 10, 1))
+    assert request.deadline == cst(2026, 3, 5, 18)  # 3 working days before Tue 10 March
+    trail = store.audit_trail(tracked.id)
+    assert [e.action for e in trail] == ["created", "decided", "moved"]
+    assert trail[-1].changes["burst_start"] == (
+        "2026-03-09T23:00:00+08:00", "2026-03-10T00:00:00+08:00",
+    )  # fmt: skip
+    # The same forecast again changes nothing: the moved request already says it all.
+    assert cycle(store, forecast(dt.date(2026, 3, 10), (0, 1)), cst(2026, 3, 3, 10)).changes == []
+
+
+def test_a_surge_far_from_the_old_one_is_a_new_request(store):
+    def forecast(day: dt.date) -> TrafficSet:
+        return parse_csv(bandwidth_csv(dt.date(2026, 3, 1), 20, {"CN": 50.0}, {("CN", day): 310.0}))
+
+    cycle(store, forecast(dt.date(2026, 3, 9)), cst(2026, 3, 1, 9))
+    report = cycle(store, forecast(dt.date(2026, 3, 12)), cst(2026, 3, 1, 10))
+    assert sorted((c.action, c.after.id) for c in report.changes) == [
+        ("created", "daily-peak-jump/CN/2026-03-12"),
+        ("withdrawn", "daily-peak-jump/CN/2026-03-09"),
+    ]

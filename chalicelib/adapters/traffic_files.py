@@ -8,18 +8,30 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from chalicelib.domain.errors import InputError
-from chalicelib.domain.traffic import TrafficError, TrafficSet, parse_csv, parse_json
+from chalicelib.domain.traffic import (
+    DEFAULT_BANDWIDTH_CEILING_GBPS,
+    TrafficError,
+    TrafficSet,
+    parse_csv,
+    parse_json,
+)
 
 
-def load_files(paths: Iterable[str | Path]) -> TrafficSet:
+def load_files(
+    paths: Iterable[str | Path],
+    *,
+    bandwidth_ceiling_gbps: float = DEFAULT_BANDWIDTH_CEILING_GBPS,
+) -> TrafficSet:
     """Every file in turn; later files override earlier ones point by point."""
     result = TrafficSet()
     for path in paths:
-        result = result.merged_with(load_file(path))
+        result = result.merged_with(load_file(path, bandwidth_ceiling_gbps=bandwidth_ceiling_gbps))
     return result
 
 
-def load_file(path: str | Path) -> TrafficSet:
+def load_file(
+    path: str | Path, *, bandwidth_ceiling_gbps: float = DEFAULT_BANDWIDTH_CEILING_GBPS
+) -> TrafficSet:
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -35,6 +47,5 @@ def load_file(path: str | Path) -> TrafficSet:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise TrafficError([f"{path}:{line}: not UTF-8 text"]) from None
-    if path_kind == ".json":
-        return parse_json(text, source=str(path))
-    return parse_csv(text, source=str(path))
+    parse = parse_json if path_kind == ".json" else parse_csv
+    return parse(text, source=str(path), bandwidth_ceiling_gbps=bandwidth_ceiling_gbps)

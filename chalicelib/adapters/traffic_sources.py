@@ -14,10 +14,14 @@ if TYPE_CHECKING:
 
 
 class FileTrafficSource:
-    """CSV or JSON files (optionally gzipped), named by glob patterns; later files win."""
+    """CSV or JSON files (optionally gzipped), named by glob patterns; later files win.
 
-    def __init__(self, patterns: Sequence[str]) -> None:
+    Bandwidth above ``bandwidth_ceiling_gbps`` (the policy's) refuses the load.
+    """
+
+    def __init__(self, patterns: Sequence[str], *, bandwidth_ceiling_gbps: float) -> None:
         self.patterns = tuple(patterns)
+        self.bandwidth_ceiling_gbps = bandwidth_ceiling_gbps
 
     def load(self) -> TrafficSet:
         from chalicelib.adapters.traffic_files import load_files
@@ -28,7 +32,7 @@ class FileTrafficSource:
             if not matches:
                 raise InputError(f"no traffic file matches {pattern!r}", field="traffic")
             paths.extend(matches)
-        return load_files(paths)
+        return load_files(paths, bandwidth_ceiling_gbps=self.bandwidth_ceiling_gbps)
 
 
 class StoredTrafficSource:

@@ -33,12 +33,13 @@ class Runtime:
 
 def build_runtime(settings: Settings, policy_file: str | Path | None = None) -> Runtime:
     """The runtime for ``settings``; ``policy_file`` (a CLI flag) wins over the setting."""
+    policy = build_policy(settings, policy_file)
     store = build_store(settings)
     return Runtime(
         settings=settings,
-        policy=build_policy(settings, policy_file),
+        policy=policy,
         store=store,
-        source=build_source(settings, store),
+        source=build_source(settings, store, policy),
         notifier=build_notifier(settings),
     )
 
@@ -70,12 +71,14 @@ def build_notifier(settings: Settings) -> Notifier:
     return ConsoleNotifier()
 
 
-def build_source(settings: Settings, store: Store) -> TrafficSource:
+def build_source(settings: Settings, store: Store, policy: Policy) -> TrafficSource:
+    """Files are checked against the policy's bandwidth ceiling when loaded; stored traffic was
+    checked when it was uploaded."""
     from chalicelib.adapters.traffic_sources import FileTrafficSource, StoredTrafficSource
 
     if settings.traffic_source == "store":
         return StoredTrafficSource(store)
-    return FileTrafficSource(settings.traffic)
+    return FileTrafficSource(settings.traffic, bandwidth_ceiling_gbps=policy.bandwidth_ceiling_gbps)
 
 
 def build_policy(settings: Settings, policy_file: str | Path | None = None) -> Policy:

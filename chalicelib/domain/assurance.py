@@ -41,9 +41,10 @@ class AssuranceRequest(BaseModel):
     period: str
     burst_start: AwareDatetime
     burst_end: AwareDatetime
-    forecast_peak: float
+    forecast_peak: float  # the highest forecast point in the burst: what the ticket reserves
     baseline: float
     threshold: float
+    rule_value: float  # what the rule compared with the threshold (docs/rules.md)
     unit: str
     event: EventRef | None
     lead_time: str

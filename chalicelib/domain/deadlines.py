@@ -14,7 +14,7 @@ from chalicelib.domain.workdays import WorkingDayCalendar
 
 @dataclass(frozen=True)
 class Deadline:
-    at: dt.datetime  # aware, in the policy's time zone
+    at: dt.datetime  # aware, in the policy's time zone; a cutoff, or a 1-month exact mark
     kind: LeadKind
     lead_time: str  # as people read it: "3 working days", "1 month"
     estimated: bool  # rests on a year whose official arrangement is not yet published
@@ -35,24 +35,33 @@ class DeadlineCalculator:
         )
 
     def months_ahead(self, anchor: dt.datetime) -> Deadline:
-        """The cutoff on the working day on or before ``anchor`` minus n calendar months.
+        """The earlier of the exact mark and the cutoff on the working day on or before it.
 
-        pendulum clamps to the month's end (31 March - 1 month = 28 or 29 February)."""
+        The mark is ``anchor`` minus n calendar months, at the same wall-clock time in the
+        policy's zone; pendulum clamps to the month's end (31 March - 1 month = 28 or 29
+        February). Only the days from the mark's day back to the answer are consulted."""
         n = self.policy.lead_times.major_event_months
-        day = self._local_day(anchor)
-        target = pendulum.date(day.year, day.month, day.day).subtract(months=n)
-        answer = self.calendar.working_day_on_or_before(
-            dt.date(target.year, target.month, target.day)
+        local = self._local(anchor)
+        target = pendulum.date(local.year, local.month, local.day).subtract(months=n)
+        mark = dt.datetime.combine(
+            dt.date(target.year, target.month, target.day), local.time(), tzinfo=self.policy.zone
         )
+        answer = self.calendar.working_day_on_or_before(mark.date())
         unit = "month" if n == 1 else "months"
         return Deadline(
-            self._at_cutoff(answer.day), LeadKind.MAJOR_EVENT, f"{n} {unit}", answer.estimated
+            min(mark, self._at_cutoff(answer.day)),
+            LeadKind.MAJOR_EVENT,
+            f"{n} {unit}",
+            answer.estimated,
         )
 
     def _local_day(self, moment: dt.datetime) -> dt.date:
+        return self._local(moment).date()
+
+    def _local(self, moment: dt.datetime) -> dt.datetime:
         if moment.tzinfo is None:
             raise ValueError(f"{moment.isoformat()} has no UTC offset")
-        return moment.astimezone(self.policy.zone).date()
+        return moment.astimezone(self.policy.zone)
 
     def _at_cutoff(self, day: dt.date) -> dt.datetime:
         return dt.datetime.combine(day, self.policy.lead_times.cutoff, tzinfo=self.policy.zone)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from chalicelib.domain.vocabulary import BILLING_AREAS, CONCURRENCY_SCOPES
+from chalicelib.domain.vocabulary import BILLING_AREAS, CONCURRENCY_SCOPES, VAS_TOTAL
 
 EVENT_SCOPES = frozenset((*BILLING_AREAS, *CONCURRENCY_SCOPES))
 EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
@@ -25,7 +25,7 @@ class Event(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=200)]
     start: AwareDatetime
     end: AwareDatetime
-    major: bool = False
+    major: bool  # no default: an unmarked event must not mean one thing here and another there
     scopes: tuple[str, ...] = ()  # empty: every billing area and service
     notes: Annotated[str, Field(max_length=2000)] | None = None
 
@@ -47,10 +47,18 @@ class Event(BaseModel):
         return self
 
     def applies_to(self, scope: str) -> bool:
-        return not self.scopes or scope in self.scopes
+        """Whether a burst in ``scope`` belongs to this event. Value-added services are not
+        billed per area, so an event limited to areas covers them unless it names services."""
+        if not self.scopes or scope in self.scopes:
+            return True
+        services = [s for s in self.scopes if s in CONCURRENCY_SCOPES]
+        return scope in CONCURRENCY_SCOPES and (not services or scope == VAS_TOTAL)
 
-    def overlaps(self, start: dt.datetime, end: dt.datetime) -> bool:
-        return self.start < end and start < self.end
+    def overlaps(
+        self, start: dt.datetime, end: dt.datetime, lead: dt.timedelta = dt.timedelta(0)
+    ) -> bool:
+        """Whether [start, end) overlaps the event widened by ``lead`` before its start."""
+        return self.start - lead < end and start < self.end
 
     @property
     def generated(self) -> bool:

@@ -14,8 +14,8 @@ from chalicelib.domain.assurance import AssuranceRequest, EventRef, Plan, PlanWa
 from chalicelib.domain.deadlines import Deadline, DeadlineCalculator
 from chalicelib.domain.events import Event, with_galas
 from chalicelib.domain.policy import Policy
-from chalicelib.domain.rules import Burst, Unchecked, find_bursts
-from chalicelib.domain.traffic import TrafficSet
+from chalicelib.domain.rules import Burst, Note, PartialMonth, Unchecked, find_bursts
+from chalicelib.domain.traffic import TrafficSet, sparse_series
 from chalicelib.domain.vocabulary import WarningCode
 
 
@@ -29,7 +29,7 @@ def make_plan(
     if now.tzinfo is None:
         raise ValueError("now must carry a UTC offset")
     deadlines = deadlines or DeadlineCalculator(policy)
-    bursts, unchecked = find_bursts(traffic, policy) if len(traffic) else ([], [])
+    bursts, notes = find_bursts(traffic, policy) if len(traffic) else ([], [])
     calendar = with_galas(events, _gala_years(traffic, now, policy), policy.zone)
     local_now = now.astimezone(policy.zone)
     requests = [
@@ -41,7 +41,8 @@ def make_plan(
     warnings = [
         *_events_without_forecast(calendar, traffic, policy, local_now, deadlines),
         *_estimated_calendar(requests, policy),
-        *_unchecked_days(unchecked, policy, now),
+        *_notes(notes, policy, now),
+        *_sparse_series(traffic),
     ]
     return Plan(now=local_now, requests=requests, warnings=warnings)
 
@@ -63,7 +64,8 @@ def _request(
 ) -> AssuranceRequest:
     start = dt.datetime.fromtimestamp(burst.start, policy.zone)
     end = dt.datetime.fromtimestamp(burst.end, policy.zone)
-    touching = [e for e in calendar if e.applies_to(burst.scope) and e.overlaps(start, end)]
+    lead = dt.timedelta(hours=policy.major_event_margin_hours)
+    touching = [e for e in calendar if e.applies_to(burst.scope) and e.overlaps(start, end, lead)]
     major = [e for e in touching if e.major]
     event = major[0] if major else (touching[0] if touching else None)
     deadline: Deadline = (
@@ -81,6 +83,7 @@ def _request(
         forecast_peak=round(burst.peak, 3),
         baseline=round(burst.baseline, 3),
         threshold=round(burst.threshold, 3),
+        rule_value=round(burst.rule_value, 3),
         unit=burst.unit,
         event=EventRef(id=event.id, name=event.name, major=event.major) if event else None,
         lead_time=deadline.lead_time,
@@ -126,7 +129,8 @@ def _estimated_calendar(requests: Sequence[AssuranceRequest], policy: Policy) ->
     if not flagged:
         return []
     years = sorted({r.deadline.year for r in flagged} | {r.burst_start.year for r in flagged})
-    years = [y for y in years if y > policy.calendar.official_through]
+    calendar = policy.calendar
+    years = [y for y in years if y > calendar.official_through and y not in calendar.overrides]
     return [
         PlanWarning(
             code=WarningCode.ESTIMATED_CALENDAR,
@@ -140,17 +144,35 @@ def _estimated_calendar(requests: Sequence[AssuranceRequest], policy: Policy) ->
     ]
 
 
-def _unchecked_days(
-    unchecked: Sequence[Unchecked], policy: Policy, now: dt.datetime
-) -> list[PlanWarning]:
+def _notes(notes: Sequence[Note], policy: Policy, now: dt.datetime) -> list[PlanWarning]:
+    """What the rules could not judge fully, for the days and months still ahead."""
+    warnings = []
+    for note in notes:
+        if isinstance(note, Unchecked) and note.day_start + 86_400 > now.timestamp():
+            day = dt.datetime.fromtimestamp(note.day_start, policy.zone)
+            message = f"{note.rule} not checked for {note.scope} on {day:%Y-%m-%d}: {note.reason}"
+            warnings.append(PlanWarning(code=WarningCode.UNCHECKED_DAY, message=message))
+        elif isinstance(note, PartialMonth) and note.month_end > now.timestamp():
+            held = (
+                f"only {note.coverage:.0%} of its 5-minute points" if note.coverage else "no data"
+            )
+            message = (
+                f"monthly-charged-bandwidth for {note.scope} in {note.month}: {note.previous} has "
+                f"{held} (at least {policy.monthly_bandwidth.min_previous_coverage:.0%} needed to "
+                "compare with), so the threshold alone decides"
+            )
+            warnings.append(PlanWarning(code=WarningCode.PARTIAL_BASELINE, message=message))
+    return warnings
+
+
+def _sparse_series(traffic: TrafficSet) -> list[PlanWarning]:
     return [
         PlanWarning(
-            code=WarningCode.UNCHECKED_DAY,
+            code=WarningCode.SPARSE_SERIES,
             message=(
-                f"{u.rule} not checked for {u.scope} on "
-                f"{dt.datetime.fromtimestamp(u.day_start, policy.zone):%Y-%m-%d}: {u.reason}"
+                f"{metric} {scope} has a point every {spacing // 60} minutes, not every 5: "
+                "averages over longer intervals understate the 5-minute peaks the rules judge"
             ),
         )
-        for u in unchecked
-        if u.day_start + 86_400 > now.timestamp()
+        for metric, scope, spacing in sparse_series(traffic)
     ]

@@ -37,6 +37,8 @@ class MonthlyBandwidthRule(_Section):
     mainland_threshold_gbps: Positive = 100.0  # reached: >=
     overseas_threshold_gbps: Positive = 40.0  # exceeded: >
     growth_ratio: Annotated[float, Field(gt=1)] = 1.3  # charged(M) >= ratio x charged(M-1)
+    # A previous month with fewer of its 5-minute points than this share counts as unknown.
+    min_previous_coverage: Annotated[float, Field(gt=0, le=1)] = 0.9
 
 
 class DailyPeakJumpRule(_Section):
@@ -47,15 +49,20 @@ class DailyPeakJumpRule(_Section):
 
 
 class ConcurrencyRule(_Section):
-    """Clause (c): value-added-service tasks per 5-minute interval."""
+    """Clause (c): value-added-service tasks per 5-minute interval. A point fires when it exceeds
+    the threshold and grew by more than the ratio over ANY of three baselines
+    (docs/rules.md#rule-c-value-added-service-concurrency)."""
 
     threshold: Positive = 10_000  # exceeded: >
     growth_ratio: Annotated[float, Field(gt=1)] = 1.5  # exceeded: > ratio x baseline
-    baseline_window_hours: Annotated[int, Field(ge=1, le=24 * 7)] = 24
-    # The baseline window ends this long before the point judged. 0 is the reading in
-    # docs/rules.md, but then a surge that ramps up over several intervals is compared with its
-    # own rise and never fires; a lag of 60 catches any ramp shorter than an hour.
-    baseline_lag_minutes: Annotated[int, Field(ge=0, le=24 * 60, multiple_of=5)] = 0
+    # Baseline 1: the point this long before (the previous 5-minute point).
+    previous_point_minutes: Annotated[int, Field(ge=5, le=24 * 60, multiple_of=5)] = 5
+    # Baseline 2: the highest value in a window of this length that ends this long before the
+    # point, so that a ramp shorter than the lag is compared with the level before it.
+    hour_window_minutes: Annotated[int, Field(ge=5, le=24 * 60, multiple_of=5)] = 60
+    hour_lag_minutes: Annotated[int, Field(ge=0, le=24 * 60, multiple_of=5)] = 60
+    # Baseline 3: the value at the same time this many hours before (the day before).
+    same_time_hours: Annotated[int, Field(ge=1, le=24 * 7)] = 24
 
 
 class LeadTimes(_Section):
@@ -83,6 +90,8 @@ class YearArrangement(_Section):
 
 
 class CalendarPolicy(_Section):
+    # The last year whose official arrangement holidays.China is trusted for; no later than the
+    # last year the installed library publishes (later years: enter them as overrides).
     official_through: Annotated[int, Field(ge=2000, le=2100)] = 2026
     overrides: dict[int, YearArrangement] = Field(default_factory=dict)
     # For a year with no published arrangement: days around each holiday that are treated as off,
@@ -100,6 +109,32 @@ class CalendarPolicy(_Section):
             "national-day": (2, 7),
         }
     )
+
+    @staticmethod
+    def last_published_year() -> int:
+        """The last year whose official arrangement the installed ``holidays`` has for China.
+
+        The library has no attribute for it: for a year without the State Council's notice,
+        holidays.China silently computes the statutory days only. Every notice since 2001 moves
+        days (bridged days off worked back on weekends, 调休), and the library transcribes each
+        notice as one entry of ``ChinaStaticHolidays.special_public_holidays``, keyed by year
+        (its ``weekend_workdays`` come from there). So the last key is the last published
+        year: 2026 in holidays 0.109."""
+        from holidays.countries.china import ChinaStaticHolidays
+
+        return max(ChinaStaticHolidays.special_public_holidays)
+
+    @field_validator("official_through")
+    @classmethod
+    def _published_by_the_library(cls, value: int) -> int:
+        last = cls.last_published_year()
+        if value > last:
+            raise ValueError(
+                f"{value} is later than {last}, the last year whose official arrangement the "
+                f"installed holidays library has for China; enter later years as "
+                f"calendar.overrides"
+            )
+        return value
 
     @model_validator(mode="after")
     def _overrides_match_their_year(self) -> CalendarPolicy:
@@ -124,6 +159,14 @@ class Policy(_Section):
     lead_times: LeadTimes = LeadTimes()
     calendar: CalendarPolicy = CalendarPolicy()
     event_warning_horizon_days: Annotated[int, Field(ge=1, le=730)] = 120
+    # A burst is covered by a major event when its window overlaps the event widened by this much
+    # before the event's start (audiences and transcoding arrive early).
+    major_event_margin_hours: Annotated[float, Field(ge=0, le=72)] = 3
+    # A re-forecast burst keeps the live request of its rule and scope whose window overlaps it
+    # or starts within this margin of it, instead of withdrawing one and creating another.
+    rematch_margin_hours: Annotated[float, Field(ge=0, le=72)] = 6
+    # Bandwidth above this is refused at ingestion: almost always Mbit/s given as Gbit/s.
+    bandwidth_ceiling_gbps: Positive = 20_000
 
     @field_validator("time_zone")
     @classmethod

@@ -1,14 +1,17 @@
 """The three burst rules of the Live SLA (docs/rules.md), vectorised over a DayGrid.
 
 Each rule first works on daily peaks (one pass over the points), which rules out almost every day;
-only the surviving days and months are looked at point by point. Firing points of one rule and
-scope are grouped by their identity period (the month for rule a, the local day for rules b and c)
-into one Burst, so a re-run on a changed forecast finds the same burst again.
+only the surviving days and months are looked at point by point. A burst runs from its first
+firing point until the series falls back below the level that made it fire (rule a: to the
+month's end), across midnight if need be. Its identity is the period its first point falls in
+(the month for rule a, the local day for rules b and c), so a re-run on a changed forecast finds
+the same burst again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import calendar
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +35,11 @@ class Burst:
     scope: str
     period: str  # YYYY-MM for rule a, YYYY-MM-DD for rules b and c (local calendar)
     start: int  # UTC epoch seconds of the first firing point
-    end: int  # UTC epoch seconds just after the last firing point
-    peak: float
+    end: int  # UTC epoch seconds just after the burst's last point
+    peak: float  # the highest point in [start, end): what the ticket reserves
+    rule_value: float  # what the rule compared with its threshold
     baseline: float
-    threshold: float  # the level the peak had to reach
+    threshold: float  # the level rule_value had to pass
     unit: str
 
     @property
@@ -51,6 +55,20 @@ class Unchecked:
     scope: str
     day_start: int  # UTC epoch seconds of the local day's midnight
     reason: str
+
+
+@dataclass(frozen=True)
+class PartialMonth:
+    """Rule a judged ``month`` without a baseline: the month before had too few points."""
+
+    scope: str
+    month: str  # YYYY-MM judged
+    previous: str  # YYYY-MM that was too thin to compare with
+    coverage: float  # share of the previous month's 5-minute points present
+    month_end: int  # UTC epoch seconds of the judged month's end
+
+
+Note = Unchecked | PartialMonth  # what a rule could not judge fully
 
 
 # Values are decimal text read into binary floats, so a difference, product or mean that is exactly
@@ -69,6 +87,29 @@ def _first_last(mask: np.ndarray) -> tuple[int, int]:
     return int(hits[0]), int(hits[-1])
 
 
+def _run_end(x: np.ndarray, start: int, stays: Callable[[np.ndarray], np.ndarray]) -> int:
+    """The first index after ``start`` whose point no longer ``stays`` in the burst (a point
+    without data ends it too), or len(x). Looks a day ahead, then twice as far, and so on."""
+    lo, size = start + 1, POINTS_PER_DAY
+    while lo < len(x):
+        hi = min(len(x), lo + size)
+        with np.errstate(invalid="ignore"):
+            out = np.flatnonzero(~stays(x[lo:hi]))
+        if out.size:
+            return lo + int(out[0])
+        lo, size = hi, size * 2
+    return len(x)
+
+
+def _flat(grid: DayGrid) -> np.ndarray:
+    """(series, points): the grid's days end to end; index i is epoch day0 + i x 5 minutes."""
+    return grid.values.reshape(len(grid.scopes), -1)
+
+
+def _epoch(grid: DayGrid, index: int) -> int:
+    return int(grid.day0_epoch + index * STEP_SECONDS)
+
+
 def _first_last_rows(mask: np.ndarray) -> list[tuple[int, int]]:
     """For each row of a 2-D mask with at least one True: the first and last True column."""
     first = np.argmax(mask, axis=1)
@@ -79,7 +120,7 @@ def _first_last_rows(mask: np.ndarray) -> list[tuple[int, int]]:
 # -- rule a: charged bandwidth of the month ----------------------------------------------------
 
 
-def monthly_bandwidth(grid: DayGrid, policy: Policy) -> Iterator[Burst]:
+def monthly_bandwidth(grid: DayGrid, policy: Policy) -> Iterator[Burst | PartialMonth]:
     rule = policy.monthly_bandwidth
     mainland = np.array([policy.is_mainland(s) for s in grid.scopes])
     threshold = np.where(mainland, rule.mainland_threshold_gbps, rule.overseas_threshold_gbps)
@@ -103,21 +144,53 @@ def monthly_bandwidth(grid: DayGrid, policy: Policy) -> Iterator[Burst]:
         if rows.size:
             charged[rows, m] = charged_bandwidth(grid.values[rows, a:b], policy.billing_mode)
 
+    flat = _flat(grid)
     for s, m in zip(*np.nonzero(candidate), strict=True):
         label, a, b = months[m]
-        previous = charged[s, m - 1] if m > 0 and not np.isnan(charged[s, m - 1]) else 0.0
-        growth_level = rule.growth_ratio * previous
+        month_end = _epoch(grid, _days_to_month_end(grid, a, label) * POINTS_PER_DAY)
         current = charged[s, m]
-        if not (over_threshold(current, s) and _reaches(current, growth_level)):
+        if not over_threshold(current, s):
             continue
-        points = grid.values[s, a:b].ravel()
-        first, last = _first_last(over_threshold(points, s) & _reaches(points, growth_level))
+        # The previous month is the baseline only when enough of it is known; otherwise the
+        # threshold alone decides, and the plan says so.
+        coverage = _previous_coverage(grid, months, s, m)
+        known = coverage >= rule.min_previous_coverage and not np.isnan(charged[s, m - 1])
+        previous = float(charged[s, m - 1]) if known else 0.0
+        if not known:
+            yield PartialMonth(grid.scopes[s], label, _previous_label(label), coverage, month_end)
+        growth_level = rule.growth_ratio * previous
+        if not _reaches(current, growth_level):
+            continue
+        points = flat[s, a * POINTS_PER_DAY : b * POINTS_PER_DAY]
+        first = int(np.argmax(over_threshold(points, s) & _reaches(points, growth_level)))
         yield Burst(
             MONTHLY, grid.scopes[s], label,
-            start=grid.epoch(a, first), end=grid.epoch(a, last) + STEP_SECONDS,
-            peak=float(current), baseline=float(previous),
-            threshold=float(max(threshold[s], growth_level)), unit=UNITS["bandwidth"],
+            start=_epoch(grid, a * POINTS_PER_DAY + first), end=month_end,
+            peak=float(np.nanmax(points[first:])), rule_value=float(current),
+            baseline=previous, threshold=float(max(threshold[s], growth_level)),
+            unit=UNITS["bandwidth"],
         )  # fmt: skip
+
+
+def _previous_label(label: str) -> str:
+    year, month = map(int, label.split("-"))
+    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+
+
+def _previous_coverage(grid: DayGrid, months: list[tuple[str, int, int]], s: int, m: int) -> float:
+    """The share of the previous calendar month's 5-minute points that have data."""
+    if m == 0:
+        return 0.0
+    label, a, b = months[m - 1]
+    year, month = map(int, label.split("-"))
+    expected = calendar.monthrange(year, month)[1] * POINTS_PER_DAY
+    return float(np.count_nonzero(~np.isnan(grid.values[s, a:b]))) / expected
+
+
+def _days_to_month_end(grid: DayGrid, first_index: int, label: str) -> int:
+    """The day index (from the grid's first day) of the next month's first day."""
+    year, month = map(int, label.split("-"))
+    return first_index + calendar.monthrange(year, month)[1] - grid.day(first_index).day + 1
 
 
 # -- rule b: daily peak jump -------------------------------------------------------------------
@@ -139,13 +212,18 @@ def daily_peak_jump(grid: DayGrid, policy: Policy) -> Iterator[Burst | Unchecked
     days = days + 1
     # The same subtraction as ``jump``, so the day's peak is always among the firing points.
     firing = _reaches(grid.values[rows, days] - yesterday[:, None], increment[rows, None])
+    flat = _flat(grid)
     for k, (first, last) in enumerate(_first_last_rows(firing)):
         s, day = int(rows[k]), int(days[k])
+        base, step = float(yesterday[k]), float(increment[s])
+        start = day * POINTS_PER_DAY + first
+        # The burst lasts while the series stays at or above yesterday's peak plus the increment.
+        end = _run_end(flat[s], day * POINTS_PER_DAY + last, _reaching(base, step))
         yield Burst(
             DAILY_JUMP, grid.scopes[s], grid.day_labels[day],
-            start=grid.epoch(day, first), end=grid.epoch(day, last) + STEP_SECONDS,
-            peak=float(peaks[s, day]), baseline=float(yesterday[k]),
-            threshold=float(yesterday[k] + increment[s]), unit=UNITS["bandwidth"],
+            start=_epoch(grid, start), end=_epoch(grid, end),
+            peak=float(np.nanmax(flat[s, start:end])), rule_value=float(peaks[s, day]),
+            baseline=base, threshold=base + step, unit=UNITS["bandwidth"],
         )  # fmt: skip
     # A day after a day without data has no jump to measure; say so where it matters.
     no_yesterday = np.concatenate([np.ones_like(peaks[:, :1], bool), np.isnan(peaks[:, :-1])], 1)
@@ -184,52 +262,91 @@ def preceding_max(x: np.ndarray, window: int) -> np.ndarray:
     return np.fmax(backward[..., :n], forward[..., window - 1 : window - 1 + n])
 
 
+def concurrency_baseline(x: np.ndarray, policy: Policy) -> np.ndarray:
+    """The lowest of rule c's three baselines at each point (NaN where none has data): a point
+    that grew by more than the ratio over ANY baseline grew by more than it over the lowest.
+
+    The baselines: the previous point; the highest value in the window that ends the lag before
+    the point; the value at the same time the day before (lengths in the policy)."""
+    rule = policy.concurrency
+    step = STEP_SECONDS // 60
+    previous = _shifted(x, rule.previous_point_minutes // step)
+    window = preceding_max(x, rule.hour_window_minutes // step)
+    earlier = _shifted(window, rule.hour_lag_minutes // step)
+    same_time = _shifted(x, rule.same_time_hours * 60 // step)
+    return np.fmin(np.fmin(previous, earlier), same_time)
+
+
+def _shifted(x: np.ndarray, by: int) -> np.ndarray:
+    """out[..., i] = x[..., i - by], NaN before the start."""
+    out = np.full_like(x, np.nan)
+    if by < x.shape[-1]:
+        out[..., by:] = x[..., : x.shape[-1] - by] if by else x
+    return out
+
+
 def vas_concurrency(grid: DayGrid, policy: Policy) -> Iterator[Burst | Unchecked]:
     rule = policy.concurrency
-    window = rule.baseline_window_hours * 3600 // STEP_SECONDS
-    lag = rule.baseline_lag_minutes * 60 // STEP_SECONDS
-    # Only a day whose peak exceeds the threshold can fire; its baseline needs the day and the
-    # lag and window before it, gathered for all such days at once.
-    rows, days = np.nonzero(grid.peaks > rule.threshold)
-    if rows.size == 0:
-        return
-    flat = grid.values.reshape(len(grid.scopes), -1)
-    width = window + lag + POINTS_PER_DAY
-    columns = (days * POINTS_PER_DAY - window - lag)[:, None] + np.arange(width)
-    segments = flat[rows[:, None], np.maximum(columns, 0)]
-    segments[columns < 0] = np.nan  # before the grid's first day: no data
-    # Column window + k holds the max of the window ending lag points before point k.
-    baseline = preceding_max(segments, window)[:, window : window + POINTS_PER_DAY]
-    values = grid.values[rows, days]
-    with np.errstate(invalid="ignore"):
-        firing = (values > rule.threshold) & (values > rule.growth_ratio * baseline)
-    unjudged: np.ndarray = ((values > rule.threshold) & np.isnan(baseline)).any(axis=1)
-    fired = np.asarray(firing.any(axis=1))
-    spans = iter(_first_last_rows(firing[fired]))
-    for k in range(rows.size):
-        s, day = int(rows[k]), int(days[k])
-        if fired[k]:
-            first, last = next(spans)
-            at_peak = int(np.argmax(np.where(firing[k], values[k], -np.inf)))
-            yield Burst(
-                CONCURRENCY, grid.scopes[s], grid.day_labels[day],
-                start=grid.epoch(day, first), end=grid.epoch(day, last) + STEP_SECONDS,
-                peak=float(values[k, at_peak]), baseline=float(baseline[k, at_peak]),
-                threshold=float(max(rule.threshold, rule.growth_ratio * baseline[k, at_peak])),
-                unit=UNITS["concurrency"],
-            )  # fmt: skip
-        if unjudged[k]:
+    # Only a series with a day whose peak exceeds the threshold can fire.
+    for s in np.flatnonzero((grid.peaks > rule.threshold).any(axis=1)):
+        x = _flat(grid)[s]
+        baseline = concurrency_baseline(x, policy)
+        high = x > rule.threshold
+        with np.errstate(invalid="ignore"):
+            firing = high & (x > rule.growth_ratio * baseline)
+        yield from _concurrency_bursts(grid, int(s), x, baseline, firing, policy)
+        for day in np.unique(np.flatnonzero(high & np.isnan(baseline)) // POINTS_PER_DAY):
             yield Unchecked(
-                CONCURRENCY, grid.scopes[s], grid.epoch(day, 0),
-                f"no data in the {rule.baseline_window_hours} hours before",
+                CONCURRENCY, grid.scopes[s], grid.epoch(int(day), 0),
+                "no earlier data to compare with (the point before, the hour before, the day "
+                "before)",
             )  # fmt: skip
+
+
+def _above(level: float) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda values: values > level
+
+
+def _reaching(base: float, step: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Points that still reach ``base + step``, with the subtraction rule b fires on."""
+    return lambda values: _reaches(values - base, step)
+
+
+def _concurrency_bursts(
+    grid: DayGrid, s: int, x: np.ndarray, baseline: np.ndarray, firing: np.ndarray, policy: Policy
+) -> Iterator[Burst]:
+    """Surges in time order, each from a firing point while the series stays above the level
+    that made it fire; surges that start on one local day make one burst."""
+    rule = policy.concurrency
+    starts = np.flatnonzero(firing)
+    surges: list[tuple[int, int, float]] = []  # (start, end, level)
+    i = 0
+    while i < starts.size:
+        start = int(starts[i])
+        level = max(rule.threshold, rule.growth_ratio * float(baseline[start]))
+        end = _run_end(x, start, _above(level))
+        surges.append((start, end, level))
+        i = int(np.searchsorted(starts, end))
+    by_day: dict[int, list[tuple[int, int, float]]] = {}
+    for surge in surges:
+        by_day.setdefault(surge[0] // POINTS_PER_DAY, []).append(surge)
+    for day, day_surges in by_day.items():
+        start, _, level = day_surges[0]
+        end = max(e for _, e, _ in day_surges)
+        yield Burst(
+            CONCURRENCY, grid.scopes[s], grid.day_labels[day],
+            start=_epoch(grid, start), end=_epoch(grid, end),
+            peak=float(np.nanmax(x[start:end])), rule_value=float(x[start]),
+            baseline=float(baseline[start]), threshold=float(level), unit=UNITS["concurrency"],
+        )  # fmt: skip
 
 
 # -- all rules over a traffic set --------------------------------------------------------------
 
 
-def find_bursts(traffic: TrafficSet, policy: Policy) -> tuple[list[Burst], list[Unchecked]]:
-    findings: list[Burst | Unchecked] = []
+def find_bursts(traffic: TrafficSet, policy: Policy) -> tuple[list[Burst], list[Note]]:
+    """The bursts in time order, and what the rules could not judge fully."""
+    findings: list[Burst | Note] = []
     bandwidth = traffic.of_metric("bandwidth")
     if bandwidth:
         grid = build_grid(bandwidth, policy.zone)
@@ -241,5 +358,5 @@ def find_bursts(traffic: TrafficSet, policy: Policy) -> tuple[list[Burst], list[
         findings.extend(vas_concurrency(services, policy))
         findings.extend(vas_concurrency(vas_total(services), policy))
     bursts = sorted((f for f in findings if isinstance(f, Burst)), key=lambda b: (b.start, b.id))
-    unchecked = [f for f in findings if isinstance(f, Unchecked)]
-    return bursts, unchecked
+    notes = [f for f in findings if not isinstance(f, Burst)]
+    return bursts, notes

@@ -50,6 +50,10 @@ class TrackedRequest(BaseModel):
         return self.request.id
 
     @property
+    def is_live(self) -> bool:
+        return self.presence is Presence.ACTIVE
+
+    @property
     def needs_filing(self) -> bool:
         """Still waiting for someone: active, not rejected, no ticket filed yet."""
         rejected = self.decision is not None and self.decision.outcome == "rejected"
@@ -65,7 +69,7 @@ class AuditEntry(BaseModel):
     version: int
     at: AwareDatetime
     actor: str
-    action: str  # created | updated | withdrawn | restored | decided | filed ...
+    action: str  # created | updated | moved | withdrawn | restored | decided | filed ...
     changes: dict[str, tuple[Any, Any]] = {}
 
 
@@ -87,17 +91,70 @@ def field_changes(before: BaseModel, after: BaseModel) -> dict[str, tuple[Any, A
     return {k: (old.get(k), new[k]) for k in new if old.get(k) != new[k]}
 
 
-def reconcile(stored: Mapping[str, TrackedRequest], plan: Plan, now: dt.datetime) -> list[Change]:
-    planned = {r.id: r for r in plan.requests}
-    changes = [_from_plan(stored.get(rid), request, now) for rid, request in planned.items()]
+def reconcile(
+    stored: Mapping[str, TrackedRequest],
+    plan: Plan,
+    now: dt.datetime,
+    margin: dt.timedelta,
+) -> list[Change]:
+    """What must change so that the stored requests follow the plan.
+
+    A planned burst updates the request with its id. A burst whose id is new takes over the live
+    request of its rule and scope whose window overlaps it or starts within ``margin`` of it
+    (a re-forecast moved the surge, perhaps past midnight): the request keeps its id, and any
+    decision on it, and records a move. Only an unmatched burst creates a request, and only an
+    unmatched live request is withdrawn."""
+    claimed: set[str] = set()
+    changes: list[Change | None] = []
+    moved_in: list[AssuranceRequest] = []
+    for request in plan.requests:
+        if request.id in stored:
+            claimed.add(request.id)
+            changes.append(_from_plan(stored[request.id], request, now))
+        else:
+            moved_in.append(request)
+    for request in moved_in:
+        live = [t for rid, t in stored.items() if rid not in claimed and t.is_live]
+        match = _nearest(request, live, margin)
+        if match is None:
+            changes.append(_from_plan(None, request, now))
+        else:
+            claimed.add(match.id)
+            changes.append(_move(match, request, now))
     changes.extend(
         _withdraw(tracked, now)
         for rid, tracked in stored.items()
-        if rid not in planned
-        and tracked.presence is Presence.ACTIVE
-        and tracked.request.burst_end > now
+        if rid not in claimed and tracked.is_live and tracked.request.burst_end > now
     )
     return [c for c in changes if c is not None]
+
+
+def _nearest(
+    request: AssuranceRequest, live: list[TrackedRequest], margin: dt.timedelta
+) -> TrackedRequest | None:
+    def distance(tracked: TrackedRequest) -> dt.timedelta:
+        return abs(tracked.request.burst_start - request.burst_start)
+
+    def near(tracked: TrackedRequest) -> bool:
+        old = tracked.request
+        overlaps = old.burst_start < request.burst_end and request.burst_start < old.burst_end
+        return (old.rule, old.scope) == (request.rule, request.scope) and (
+            overlaps or distance(tracked) <= margin
+        )
+
+    return min(filter(near, live), key=distance, default=None)
+
+
+def _move(tracked: TrackedRequest, request: AssuranceRequest, now: dt.datetime) -> Change | None:
+    """``tracked`` follows its burst to ``request``'s window, keeping its own identity."""
+    moved = request.model_copy(update={"id": tracked.id, "period": tracked.request.period})
+    changes = field_changes(tracked.request, moved)
+    if not changes:
+        return None
+    after = tracked.model_copy(
+        update={"request": moved, "version": tracked.version + 1, "updated_at": now}
+    )
+    return Change(after, tracked.version, _entry(after, now, "moved", changes))
 
 
 def _from_plan(

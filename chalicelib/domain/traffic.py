@@ -2,6 +2,9 @@
 
 ``parse_csv`` and ``parse_rows`` turn text or JSON rows into a ``TrafficSet``, checking every row;
 a file with any bad row raises ``TrafficError`` naming file, line and reason, and yields nothing.
+Besides the format, a row must be plausible: bandwidth at most the policy's ceiling (a larger
+figure is almost always Mbit/s given as Gbit/s) and concurrency a whole number of tasks.
+``sparse_series`` names the series spaced wider than 5 minutes, whose peaks are understated.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ COLUMNS = ("time", "metric", "scope", "value")
 SCOPES_BY_METRIC = {"bandwidth": frozenset(BILLING_AREAS), "concurrency": frozenset(VAS_KINDS)}
 UNITS = {"bandwidth": "Gbit/s", "concurrency": "tasks"}
 MAX_REPORTED_ERRORS = 20
+# Bandwidth above this is refused; the policy's bandwidth_ceiling_gbps has the same default.
+DEFAULT_BANDWIDTH_CEILING_GBPS: float = 20_000
 
 # A row to check, or the reason it is bad already found while reading it (a str).
 Row = Mapping[str, Any] | str
@@ -91,10 +96,15 @@ def overlay(old: Series, new: Series) -> Series:
 # -- parsing -----------------------------------------------------------------------------------
 
 
-def parse_csv(text: str, source: str = "<csv>") -> TrafficSet:
+def parse_csv(
+    text: str,
+    source: str = "<csv>",
+    *,
+    bandwidth_ceiling_gbps: float = DEFAULT_BANDWIDTH_CEILING_GBPS,
+) -> TrafficSet:
     reader = csv.reader(io.StringIO(text))
     try:
-        return _build(_csv_rows(reader, source), source)
+        return _build(_csv_rows(reader, source), source, bandwidth_ceiling_gbps)
     except csv.Error as exc:  # e.g. a stray carriage return inside an unquoted field
         raise TrafficError([f"{source}:{reader.line_num}: not valid CSV: {exc}"]) from None
 
@@ -116,15 +126,25 @@ def _csv_rows(reader: Iterator[list[str]], source: str) -> Iterator[tuple[str, R
             yield f"{source}:{line}", dict(zip(COLUMNS, record, strict=True))
 
 
-def parse_json(text: str, source: str = "<json>") -> TrafficSet:
+def parse_json(
+    text: str,
+    source: str = "<json>",
+    *,
+    bandwidth_ceiling_gbps: float = DEFAULT_BANDWIDTH_CEILING_GBPS,
+) -> TrafficSet:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TrafficError([f"{source}:{exc.lineno}: not valid JSON: {exc.msg}"]) from None
-    return parse_rows(data, source)
+    return parse_rows(data, source, bandwidth_ceiling_gbps=bandwidth_ceiling_gbps)
 
 
-def parse_rows(data: Any, source: str = "<json>") -> TrafficSet:
+def parse_rows(
+    data: Any,
+    source: str = "<json>",
+    *,
+    bandwidth_ceiling_gbps: float = DEFAULT_BANDWIDTH_CEILING_GBPS,
+) -> TrafficSet:
     """JSON rows: a list of {time, metric, scope, value} objects, or {"points": [...]}."""
     if isinstance(data, dict) and set(data) == {"points"}:
         data = data["points"]
@@ -139,10 +159,12 @@ def parse_rows(data: Any, source: str = "<json>") -> TrafficSet:
             else:
                 yield where, item
 
-    return _build(rows(), source)
+    return _build(rows(), source, bandwidth_ceiling_gbps)
 
 
-def _build(rows: Iterable[tuple[str, Row]], source: str) -> TrafficSet:
+def _build(
+    rows: Iterable[tuple[str, Row]], source: str, bandwidth_ceiling_gbps: float
+) -> TrafficSet:
     problems: list[str] = []
     points: dict[tuple[str, str], dict[int, float]] = {}
     first_seen: dict[tuple[str, str, int], str] = {}
@@ -151,7 +173,7 @@ def _build(rows: Iterable[tuple[str, Row]], source: str) -> TrafficSet:
             problems.append(f"{where}: {row}")
             continue
         try:
-            metric, scope, epoch, value = _check_row(row)
+            metric, scope, epoch, value = _check_row(row, bandwidth_ceiling_gbps)
         except ValueError as exc:
             problems.append(f"{where}: {exc}")
             continue
@@ -175,7 +197,9 @@ def _build(rows: Iterable[tuple[str, Row]], source: str) -> TrafficSet:
     return result
 
 
-def _check_row(row: Mapping[str, Any]) -> tuple[str, str, int, float]:
+def _check_row(
+    row: Mapping[str, Any], bandwidth_ceiling_gbps: float
+) -> tuple[str, str, int, float]:
     unknown = set(row) - set(COLUMNS)
     if unknown:
         raise ValueError(f"unknown field(s) {', '.join(sorted(unknown))}")
@@ -189,7 +213,22 @@ def _check_row(row: Mapping[str, Any]) -> tuple[str, str, int, float]:
     if scope not in SCOPES_BY_METRIC[metric]:
         allowed = ", ".join(sorted(SCOPES_BY_METRIC[metric]))
         raise ValueError(f"unknown scope {scope!r} for {metric}; expected one of {allowed}")
-    return metric, scope, parse_point_time(row["time"]), _parse_value(row["value"])
+    epoch = parse_point_time(row["time"])
+    value = _parse_value(row["value"])
+    if metric == "bandwidth" and value > bandwidth_ceiling_gbps:
+        raise ValueError(
+            f"bandwidth {value!r} Gbit/s is above the ceiling of "
+            f"{_figure(bandwidth_ceiling_gbps)} Gbit/s (bandwidth_ceiling_gbps); "
+            "was it given in Mbit/s?"
+        )
+    if metric == "concurrency" and not value.is_integer():
+        raise ValueError(f"concurrency {value!r} is not a whole number of tasks")
+    return metric, scope, epoch, value
+
+
+def _figure(number: float) -> str:
+    """20000 rather than 20000.0 for a whole number; 99.5 as it is."""
+    return str(int(number)) if float(number).is_integer() else repr(float(number))
 
 
 def parse_point_time(raw: Any) -> int:
@@ -221,3 +260,23 @@ def _parse_value(raw: Any) -> float:
     if value < 0:
         raise ValueError(f"value {raw!r} is negative")
     return value
+
+
+# -- plausibility ------------------------------------------------------------------------------
+
+
+def sparse_series(traffic: TrafficSet) -> list[tuple[str, str, int]]:
+    """(metric, scope, typical spacing in seconds) of each series spaced wider than 5 minutes.
+
+    The typical spacing is the median gap between consecutive points, so a 5-minute series with a
+    few gaps is not listed while an hourly export is (its averages understate 5-minute peaks). A
+    series with a single point has no gap and is not judged. Sorted by metric, then scope.
+    """
+    found = []
+    for (metric, scope), series in sorted(traffic.series.items()):
+        if len(series.times) < 2:
+            continue
+        typical = round(float(np.median(np.diff(series.times))))
+        if typical > STEP_SECONDS:
+            found.append((metric, scope, typical))
+    return found

@@ -54,6 +54,8 @@ class WarningCode(StrEnum):
     EVENT_WITHOUT_FORECAST = "event-without-forecast"
     ESTIMATED_CALENDAR = "estimated-calendar"
     UNCHECKED_DAY = "unchecked-day"
+    PARTIAL_BASELINE = "partial-baseline"  # rule a's previous month too thin to compare with
+    SPARSE_SERIES = "sparse-series"  # points wider apart than 5 minutes: peaks understated
 
 
 BILLING_AREAS = tuple(a.value for a in BillingArea)

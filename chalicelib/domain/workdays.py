@@ -90,17 +90,20 @@ class WorkingDayCalendar:
     def _build(self, year: int) -> YearTable:
         override = self._policy.overrides.get(year)
         if override is not None:
-            return YearTable(
+            table = YearTable(
                 frozenset(d for d in override.days_off if d.weekday() < 5),
                 frozenset(override.working_weekends),
                 estimated=False,
             )
-        if year <= self._policy.official_through:
+        elif year <= self._policy.official_through:
             table = official_year(year)
-            if self._is_official(year + 1):
-                return table
-            return with_unsettled_december(table, year, self._policy.estimate_windows)
-        return estimated_year(year, self._policy.estimate_windows)
+        else:
+            return estimated_year(year, self._policy.estimate_windows)
+        # A known year (published or entered by hand) followed by an unknown one: the next
+        # year's notice may still take days off at the end of this December.
+        if self._is_official(year + 1):
+            return table
+        return with_unsettled_december(table, year, self._policy.estimate_windows)
 
     def _is_official(self, year: int) -> bool:
         return year in self._policy.overrides or year <= self._policy.official_through

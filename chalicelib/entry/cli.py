@@ -77,7 +77,8 @@ def render_table(plan: Plan, policy: Policy) -> str:
         "STATUS",
         "RULE",
         "SCOPE",
-        "PEAK / THRESHOLD",
+        "VALUE / THRESHOLD",
+        "PEAK",
         "BURST",
         "LEAD",
         "EVENT",
@@ -93,8 +94,9 @@ def render_table(plan: Plan, policy: Policy) -> str:
                 str(r.status),
                 r.rule,
                 r.scope,
-                f"{r.forecast_peak:,.1f} / {r.threshold:,.1f} {r.unit}",
-                burst.strftime("%Y-%m-%d %H:%M"),
+                f"{r.rule_value:,.1f} / {r.threshold:,.1f} {r.unit}",
+                f"{r.forecast_peak:,.1f}",
+                f"{burst:%Y-%m-%d %H:%M} to {r.burst_end.astimezone(policy.zone):%m-%d %H:%M}",
                 r.lead_time,
                 r.event.name if r.event else "",
             )
@@ -113,6 +115,8 @@ def render_table(plan: Plan, policy: Policy) -> str:
     )
     if any(r.estimated_calendar for r in plan.requests):
         lines.append("* deadline on an estimated working-day calendar (set early, see warnings).")
+    if plan.requests:
+        lines.append("VALUE is what the rule compared with its threshold; PEAK is what to reserve.")
     lines.extend(f"warning: {w.message}" for w in plan.warnings)
     return "\n".join(lines)
 
@@ -131,7 +135,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from chalicelib.domain.planner import make_plan
 
     policy = load_policy(args.policy)
-    traffic = load_files(args.traffic)
+    traffic = load_files(args.traffic, bandwidth_ceiling_gbps=policy.bandwidth_ceiling_gbps)
     events = load_events_file(Path(args.events), policy.zone) if args.events else []
     plan = make_plan(traffic, events, policy, parse_now(args.now))
     print(render_plan(plan, policy, args.format))

@@ -14,8 +14,15 @@ MAX_OBJECT_BYTES = 64 * 1024 * 1024
 
 
 def ingest_object(
-    store: Store, bucket: str, key: str, log: logging.Logger, s3: Any = None
+    store: Store,
+    bucket: str,
+    key: str,
+    log: logging.Logger,
+    s3: Any = None,
+    *,
+    bandwidth_ceiling_gbps: float,
 ) -> dict[str, Any]:
+    """Store the CSV at s3://bucket/key; bandwidth above the ceiling (the policy's) refuses it."""
     if s3 is None:
         import boto3
 
@@ -28,7 +35,11 @@ def ingest_object(
         return {"stored": False, "reason": "too large"}
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     try:
-        traffic = parse_csv(body.decode("utf-8-sig"), source=f"s3://{bucket}/{key}")
+        traffic = parse_csv(
+            body.decode("utf-8-sig"),
+            source=f"s3://{bucket}/{key}",
+            bandwidth_ceiling_gbps=bandwidth_ceiling_gbps,
+        )
     except (InputError, UnicodeDecodeError) as exc:
         # A bad file is the sender's to fix; retrying would fail the same way, so do not raise.
         log.error("rejected s3://%s/%s: %s", bucket, key, exc)

@@ -33,4 +33,7 @@ def deadline_watch(log: logging.Logger) -> dict[str, int]:
 def forecast_drop(bucket: str, key: str, log: logging.Logger) -> dict[str, Any]:
     from chalicelib.entry.s3_drop import ingest_object
 
-    return ingest_object(runtime().store, bucket, key, log)
+    rt = runtime()
+    return ingest_object(
+        rt.store, bucket, key, log, bandwidth_ceiling_gbps=rt.policy.bandwidth_ceiling_gbps
+    )

@@ -32,16 +32,16 @@ def run_cycle(
 ) -> CycleReport:
     """One scheduled cycle. Safe to run twice at once, or again on the same input."""
     plan = current_plan(store, source, policy, now)
-    changes = apply_plan(store, plan)
+    changes = apply_plan(store, plan, policy)
     notifier.announce(changes)
     return CycleReport(plan, changes)
 
 
 def replan(store: Store, source: TrafficSource, policy: Policy, now: dt.datetime) -> list[Change]:
-    return apply_plan(store, current_plan(store, source, policy, now))
+    return apply_plan(store, current_plan(store, source, policy, now), policy)
 
 
-def apply_plan(store: Store, plan: Plan) -> list[Change]:
+def apply_plan(store: Store, plan: Plan, policy: Policy) -> list[Change]:
     """Write the plan's changes. After a lost race everything is re-read and reconciled again:
     usually the other writer wrote the same thing, and nothing is left to do."""
     applied: list[Change] = []
@@ -49,7 +49,8 @@ def apply_plan(store: Store, plan: Plan) -> list[Change]:
     def attempt() -> list[Change]:
         stored = {t.id: t for t in store.list_requests()}
         lost_a_race = False
-        for change in reconcile(stored, plan, plan.now):
+        margin = dt.timedelta(hours=policy.rematch_margin_hours)
+        for change in reconcile(stored, plan, plan.now, margin):
             try:
                 store.save_request(change.after, change.expected_version, change.audit)
             except Conflict:

@@ -28,11 +28,13 @@ routes = Routes("forecasts")
 def upload_forecast(rt: Runtime) -> Response:
     from chalicelib.domain.traffic import parse_csv, parse_rows  # NumPy loads here, not at import
 
+    ceiling = rt.policy.bandwidth_ceiling_gbps
     if routes.content_type() == "text/csv":
         raw = check_size(routes.body(), MAX_FORECAST_BYTES)
-        traffic = parse_csv(_decode(raw), source="upload")
+        traffic = parse_csv(_decode(raw), source="upload", bandwidth_ceiling_gbps=ceiling)
     else:
-        traffic = parse_rows(parse_json(routes.body(), MAX_FORECAST_BYTES), source="upload")
+        data = parse_json(routes.body(), MAX_FORECAST_BYTES)
+        traffic = parse_rows(data, source="upload", bandwidth_ceiling_gbps=ceiling)
     return json_response(ingest_traffic(rt.store, traffic), 201)
 
 

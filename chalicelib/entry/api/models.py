@@ -22,7 +22,7 @@ class EventBody(_Strict):
     name: str
     start: AwareDatetime
     end: AwareDatetime
-    major: bool = False
+    major: bool  # required: an unmarked event would mean different things in different places
     scopes: list[str] = Field(default_factory=list)
     notes: str | None = None
 
