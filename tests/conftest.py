@@ -11,7 +11,9 @@ import pytest
 from dynamodb_local import CLEARED_ENVIRONMENT, DUMMY_ENVIRONMENT, DynamoDBLocalError, running
 
 from chalicelib.adapters.store.dynamodb import DynamoStore
+from chalicelib.adapters.store.sqlite import SqliteStore
 from chalicelib.config.settings import Settings
+from chalicelib.workflows.ports import Store
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -64,3 +66,14 @@ def dynamo_store(dynamodb_settings: Settings) -> Iterator[DynamoStore]:
 @pytest.fixture
 def sqlite_path(tmp_path: Path) -> Path:
     return tmp_path / "store" / "burst-assurance.sqlite3"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("dynamodb", marks=pytest.mark.dynamodb)])
+def store(request: pytest.FixtureRequest, sqlite_path: Path) -> Iterator[Store]:
+    """Each store adapter in turn: what holds for one must hold for both."""
+    if request.param == "dynamodb":
+        yield request.getfixturevalue("dynamo_store")
+        return
+    sqlite = SqliteStore(sqlite_path)
+    yield sqlite
+    sqlite.close()

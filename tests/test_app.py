@@ -44,6 +44,7 @@ def client(request, tmp_path, monkeypatch):
     monkeypatch.setenv("BURST_ASSURANCE_API_TOKEN", TOKEN)
     monkeypatch.setenv("BURST_ASSURANCE_ICAL_TOKEN", FEED_TOKEN)
     monkeypatch.setenv("BURST_ASSURANCE_TRAFFIC_SOURCE", "store")
+    monkeypatch.setenv("BURST_ASSURANCE_OUTBOX_DIR", str(tmp_path / "outbox"))
     if request.param == "sqlite":
         monkeypatch.setenv("BURST_ASSURANCE_DATA_DIR", str(tmp_path / "data"))
     else:
@@ -459,4 +460,40 @@ def test_openapi_document_is_valid_openapi_3_1(client):
     assert rule["anyOf"][0] == {"$ref": "#/components/schemas/Rule"}
     assert document["components"]["schemas"]["Rule"]["enum"] == [
         "monthly-charged-bandwidth", "daily-peak-jump", "vas-concurrency",
+    ]  # fmt: skip
+
+
+# -- deciding and filing ----------------------------------------------------------------------
+
+
+def test_approve_file_and_prove_through_the_api(client, tmp_path):
+    upload(client)
+    run_cycle(client)
+    path = "/requests/daily-peak-jump/CN/2026-03-09"
+
+    def post(action: str, payload: dict[str, str]):
+        return client.http.post(f"{path}/{action}", headers=JSON, body=json.dumps(payload))
+
+    assert post("file", {"by": "alice"}).status_code == 409  # not approved yet
+    approved = post("approve", {"by": "alice"})
+    assert approved.status_code == 200
+    assert body(approved)["state"] == "approved"
+    again = post("reject", {"by": "bob", "reason": "duplicate"})
+    assert again.status_code == 409
+    assert body(again)["error"]["message"] == (
+        "daily-peak-jump/CN/2026-03-09 is already approved by alice at "
+        "2026-03-01T09:00:00+08:00; nothing to reject"
+    )
+    assert post("approve", {}).status_code == 400  # who decides is required
+
+    filed = body(post("file", {"by": "alice"}))
+    assert filed["state"] == "filed"
+    marker = filed["filing"]["marker"]
+    assert filed["ticket_id"] == f"outbox-{marker}"
+    assert sorted(p.name for p in (tmp_path / "outbox").iterdir()) == [
+        f"{marker}.json", f"{marker}.md",
+    ]  # fmt: skip
+    trail = body(get(client, path))["audit"]
+    assert [(e["action"], e["actor"]) for e in trail] == [
+        ("created", "planner"), ("decided", "alice"), ("filing", "alice"), ("filed", "alice"),
     ]  # fmt: skip

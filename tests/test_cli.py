@@ -216,3 +216,30 @@ def test_a_major_event_added_through_the_cli_replans(workdir, capsys):
     assert main(["events", "remove", "cup-final", "--now", NOW]) == 0
     assert "re-planned: 1 request change(s)" in capsys.readouterr().out
     assert store.get_request(request_id).request.lead_time == "3 working days"
+
+
+def test_requests_approve_file_and_evidence(workdir, capsys):
+    assert main(["run", "--now", NOW, "--format", "json"]) == 0
+    request_id = "daily-peak-jump/CN/2026-03-09"
+    at = ["--now", "2026-03-02T10:00:00+08:00"]
+    assert main(["requests", "approve", request_id, "--by", "alice", *at]) == 0
+    capsys.readouterr()
+    assert main(["requests", "reject", request_id, "--by", "bob", "--reason", "no", *at]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"burst-assurance: error: {request_id} is already approved by alice at "
+        "2026-03-02T10:00:00+08:00; nothing to reject"
+    )
+    assert main(["requests", "file", request_id, "--by", "alice", *at]) == 0
+    marker = capsys.readouterr().out.split("filed as outbox-")[1].split()[0]
+    assert (
+        (workdir / "data" / "outbox" / f"{marker}.md")
+        .read_text(encoding="utf-8")
+        .startswith(f"[{marker}] 业务保障申请 Service assurance: CN 2026-03-09")
+    )
+    assert main(["requests", "evidence", request_id]) == 0
+    evidence = capsys.readouterr().out
+    assert "- Filed: 2026-03-02T10:00:00+08:00; in time: yes" in evidence
+    assert "| 4 | 2026-03-02T10:00:00+08:00 | alice | filed |" in evidence
+    assert main(["requests", "list", "--state", "filed", "--format", "json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (listed["state"], listed["ticket_id"]) == ("filed", f"outbox-{marker}")

@@ -380,3 +380,13 @@ def test_an_hourly_series_is_planned_with_a_warning() -> None:
             "longer intervals understate the 5-minute peaks the rules judge",
         }
     ]
+
+
+def test_a_service_forecast_is_no_forecast_for_an_event_limited_to_an_area() -> None:
+    final = event("cn-final", local(2026, 5, 10, 20), local(2026, 5, 10, 23), scopes=("CN",))
+    services = _transcoding(local(2026, 5, 10, 20), local(2026, 5, 10, 23))
+    plan = make_plan(services, [final], POLICY, NOW)
+    assert [w.code for w in plan.warnings if w.code == "event-without-forecast"] == [
+        "event-without-forecast"
+    ]
+    assert "Cn Final (2026-05-10)" in plan.warnings[0].message

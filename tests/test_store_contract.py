@@ -6,8 +6,6 @@ SQLite runs on a temporary file, DynamoDB on DynamoDB Local (tests/dynamodb_loca
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import boto3
@@ -17,7 +15,6 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from chalicelib.adapters.store.dynamodb import DynamoStore
-from chalicelib.adapters.store.sqlite import SqliteStore
 from chalicelib.config.settings import Settings
 from chalicelib.domain.assurance import AssuranceRequest, EventRef, Status
 from chalicelib.domain.errors import Conflict
@@ -29,16 +26,6 @@ from chalicelib.workflows.ports import Store
 CST = ZoneInfo("Asia/Shanghai")
 UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=CST)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("dynamodb", marks=pytest.mark.dynamodb)])
-def store(request: pytest.FixtureRequest, sqlite_path: Path) -> Iterator[Store]:
-    if request.param == "dynamodb":
-        yield request.getfixturevalue("dynamo_store")
-        return
-    sqlite = SqliteStore(sqlite_path)
-    yield sqlite
-    sqlite.close()
 
 
 # -- builders ------------------------------------------------------------------------------------

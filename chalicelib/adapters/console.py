@@ -6,7 +6,7 @@ import sys
 from typing import TextIO
 
 from chalicelib.domain.assurance import AssuranceRequest
-from chalicelib.domain.tracking import Change, TrackedRequest
+from chalicelib.domain.tracking import Change, RequestState, TrackedRequest
 
 
 def describe(request: AssuranceRequest) -> str:
@@ -36,4 +36,9 @@ class ConsoleNotifier:
 
     def remind(self, requests: list[TrackedRequest]) -> None:
         for tracked in requests:
-            print(f"reminder  {describe(tracked.request)}", file=self.stream)
+            if tracked.state is RequestState.MISSED:
+                line = f"MISSED    {describe(tracked.request)}: no ticket filed by the deadline; "
+                line += "the burst has no SLA protection"
+            else:
+                line = f"reminder  {describe(tracked.request)}"
+            print(line, file=self.stream)

@@ -19,7 +19,7 @@ from chalicelib.config.settings import Settings
 
 if TYPE_CHECKING:
     from chalicelib.domain.policy import Policy
-    from chalicelib.workflows.ports import Notifier, Store, TrafficSource
+    from chalicelib.workflows.ports import Filer, Notifier, Store, TrafficSource
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Runtime:
     store: Store
     source: TrafficSource
     notifier: Notifier
+    filer: Filer
 
 
 def build_runtime(settings: Settings, policy_file: str | Path | None = None) -> Runtime:
@@ -41,6 +42,7 @@ def build_runtime(settings: Settings, policy_file: str | Path | None = None) -> 
         store=store,
         source=build_source(settings, store, policy),
         notifier=build_notifier(settings),
+        filer=build_filer(settings),
     )
 
 
@@ -63,6 +65,12 @@ def build_store(settings: Settings) -> Store:
     from chalicelib.adapters.store.sqlite import SqliteStore
 
     return SqliteStore(settings.sqlite_path)
+
+
+def build_filer(settings: Settings) -> Filer:
+    from chalicelib.adapters.outbox_filer import OutboxFiler
+
+    return OutboxFiler(settings.outbox_path)
 
 
 def build_notifier(settings: Settings) -> Notifier:

@@ -25,6 +25,10 @@ class Settings(BaseModel):
     store: Literal["sqlite", "dynamodb"] = "sqlite"
     data_dir: Path = Path("data")
     notifier: Literal["console"] = "console"
+    # Where approved tickets go: "outbox" writes them to files to paste into the console.
+    filer: Literal["outbox"] = "outbox"
+    outbox_dir: Path | None = None  # default: outbox/ in the data folder
+    account: str = ""  # the Huawei Cloud account named on every ticket
     traffic_source: Literal["files", "store"] = "files"
     traffic: tuple[str, ...] = ("examples/traffic/*.csv.gz",)  # file globs, for "files"
     policy_file: Path | None = None
@@ -49,6 +53,10 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.outbox_dir or self.data_dir / "outbox"
 
     @property
     def sqlite_path(self) -> Path:

@@ -54,6 +54,11 @@ class Event(BaseModel):
         services = [s for s in self.scopes if s in CONCURRENCY_SCOPES]
         return scope in CONCURRENCY_SCOPES and (not services or scope == VAS_TOTAL)
 
+    def names(self, scope: str) -> bool:
+        """Whether the event is about ``scope`` itself: all scopes, or listed by name. (A
+        forecast of a service does not forecast an event limited to billing areas.)"""
+        return not self.scopes or scope in self.scopes
+
     def overlaps(
         self, start: dt.datetime, end: dt.datetime, lead: dt.timedelta = dt.timedelta(0)
     ) -> bool:

@@ -106,7 +106,7 @@ def _events_without_forecast(
         if not event.major or event.end <= now or event.start > horizon:
             continue
         if any(
-            event.applies_to(s.scope) and s.covers(event.start, event.end)
+            event.names(s.scope) and s.covers(event.start, event.end)
             for s in traffic.series.values()
         ):
             continue

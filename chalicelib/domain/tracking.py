@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, computed_field
 
 from chalicelib.domain.assurance import AssuranceRequest, Plan
 
@@ -30,7 +30,31 @@ class Decision(BaseModel):
     outcome: Literal["approved", "rejected"]
     by: str
     at: AwareDatetime
-    note: str | None = None
+    note: str | None = None  # the reason, for a rejection
+
+
+class RequestState(StrEnum):
+    """Where a request stands in its life (docs/lifecycle.md); derived, never stored."""
+
+    PENDING = "pending"  # planned, awaiting a person's decision
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    FILING = "filing"  # the filer was called; its outcome is not recorded yet
+    FILED = "filed"  # the provider (or a person, by hand) gave a ticket number
+    WITHDRAWN = "withdrawn"  # the forecast no longer shows the burst, before it was filed
+    MISSED = "missed"  # the deadline passed unfiled: the burst has no SLA protection
+
+
+class Filing(BaseModel):
+    """The attempt to file a ticket, recorded before the provider is called: the provider has no
+    idempotency token, so after an unknown outcome the marker is how the case is found again."""
+
+    model_config = ConfigDict(frozen=True)
+    channel: str  # outbox | huawei-osm | email | manual
+    marker: str  # at most 16 characters, put in the ticket's summary
+    started_at: AwareDatetime
+    by: str
+    filed_at: AwareDatetime | None = None
 
 
 class TrackedRequest(BaseModel):
@@ -39,7 +63,9 @@ class TrackedRequest(BaseModel):
     request: AssuranceRequest
     presence: Presence = Presence.ACTIVE
     decision: Decision | None = None
-    ticket_id: str | None = None
+    filing: Filing | None = None
+    ticket_id: str | None = None  # the provider's case number once filed
+    missed_at: AwareDatetime | None = None
     reminded_on: dt.date | None = None  # local day of the last deadline reminder
     version: int = 1
     created_at: AwareDatetime
@@ -53,11 +79,26 @@ class TrackedRequest(BaseModel):
     def is_live(self) -> bool:
         return self.presence is Presence.ACTIVE
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def state(self) -> RequestState:
+        if self.ticket_id is not None:
+            return RequestState.FILED
+        if self.filing is not None:
+            return RequestState.FILING
+        if self.missed_at is not None:
+            return RequestState.MISSED
+        if self.presence is Presence.WITHDRAWN:
+            return RequestState.WITHDRAWN
+        if self.decision is not None:
+            return RequestState(self.decision.outcome)
+        return RequestState.PENDING
+
     @property
     def needs_filing(self) -> bool:
-        """Still waiting for someone: active, not rejected, no ticket filed yet."""
-        rejected = self.decision is not None and self.decision.outcome == "rejected"
-        return self.presence is Presence.ACTIVE and not rejected and self.ticket_id is None
+        """Still waiting for someone: planned or approved, or filing, and no ticket yet."""
+        waiting = (RequestState.PENDING, RequestState.APPROVED, RequestState.FILING)
+        return self.state in waiting
 
 
 class AuditEntry(BaseModel):

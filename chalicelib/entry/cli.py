@@ -12,10 +12,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from chalicelib.adapters.console import describe
 from chalicelib.config.bootstrap import Runtime, build_runtime
 from chalicelib.config.policy_file import load_policy
 from chalicelib.config.settings import Settings
@@ -23,8 +25,9 @@ from chalicelib.domain.assurance import AssuranceRequest, Plan
 from chalicelib.domain.errors import Conflict, InputError, NotFound
 from chalicelib.domain.events import Event, event_id_for
 from chalicelib.domain.policy import Policy, describe_validation_error
-from chalicelib.domain.tracking import Change
+from chalicelib.domain.tracking import Change, RequestState, TrackedRequest
 from chalicelib.workflows import events as calendar
+from chalicelib.workflows.requests import RequestHistory
 
 EXIT_BAD_INPUT = 2
 
@@ -238,6 +241,116 @@ def cmd_events_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- requests: decide, file, prove -------------------------------------------------------------
+
+
+def cmd_requests_list(args: argparse.Namespace) -> int:
+    from chalicelib.workflows.requests import find_requests
+
+    def wanted(t: TrackedRequest) -> bool:
+        return (args.state is None or t.state == args.state) and (
+            args.status is None or t.request.status == args.status
+        )
+
+    found = find_requests(_runtime(args).store, wanted)
+    if args.format == "json":
+        print(json.dumps([t.model_dump(mode="json") for t in found], indent=2, ensure_ascii=False))
+        return 0
+    for t in found:
+        print(
+            f"{t.state:<9} {describe(t.request)}"
+            + (f" ticket {t.ticket_id}" if t.ticket_id else "")
+        )
+    if not found:
+        print("No requests match.")
+    return 0
+
+
+def cmd_requests_show(args: argparse.Namespace) -> int:
+    from chalicelib.workflows.requests import request_history
+
+    history = request_history(_runtime(args).store, args.id)
+    if args.format == "json":
+        print(json.dumps(_history_json(history), indent=2, ensure_ascii=False))
+    else:
+        print(render_evidence(history))
+    return 0
+
+
+def cmd_requests_decide(args: argparse.Namespace) -> int:
+    from chalicelib.workflows.approvals import decide_request
+
+    outcome: Literal["approved", "rejected"] = (
+        "approved" if args.requests_command == "approve" else "rejected"
+    )
+    store, now = _runtime(args).store, parse_now(args.now)
+    after = decide_request(store, args.id, outcome, args.by, now, getattr(args, "reason", None))
+    print(f"{after.id}: {after.state} by {args.by}")
+    return 0
+
+
+def cmd_requests_file(args: argparse.Namespace) -> int:
+    from chalicelib.workflows.filing import file_request
+
+    rt = _runtime(args)
+    after = file_request(
+        rt.store, rt.filer, args.id, args.by, parse_now(args.now), rt.policy.zone,
+        rt.settings.account,
+    )  # fmt: skip
+    print(f"{after.id}: filed as {after.ticket_id} ({rt.filer.channel})")
+    return 0
+
+
+def cmd_requests_mark_filed(args: argparse.Namespace) -> int:
+    from chalicelib.workflows.filing import mark_filed
+
+    after = mark_filed(_runtime(args).store, args.id, args.ticket, args.by, parse_now(args.now))
+    print(f"{after.id}: filed as {after.ticket_id}, recorded by {args.by}")
+    return 0
+
+
+def cmd_requests_evidence(args: argparse.Namespace) -> int:
+    from chalicelib.workflows.requests import request_history
+
+    history = request_history(_runtime(args).store, args.id)
+    if args.format == "json":
+        print(json.dumps(_history_json(history), indent=2, ensure_ascii=False))
+    else:
+        print(render_evidence(history))
+    return 0
+
+
+def _history_json(history: RequestHistory) -> dict[str, object]:
+    return {
+        "request": history.request.model_dump(mode="json"),
+        "audit": [e.model_dump(mode="json") for e in history.audit],
+    }
+
+
+def render_evidence(history: RequestHistory) -> str:
+    """The trail as Markdown: what was planned, who decided, when it was filed, against the
+    deadline; what an SLA claim needs."""
+    t, r = history.request, history.request.request
+    filed_at = t.filing.filed_at if t.filing else None
+    in_time = "yes" if filed_at and filed_at <= r.deadline else "no"
+    lines = [
+        f"# Evidence for {t.id}",
+        "",
+        f"- State: {t.state}" + (f", ticket {t.ticket_id}" if t.ticket_id else ""),
+        f"- Burst: {r.burst_start.isoformat()} to {r.burst_end.isoformat()}, "
+        f"peak {r.forecast_peak:,.1f} {r.unit}",
+        f"- Deadline: {r.deadline.isoformat()} ({r.lead_time})",
+        f"- Filed: {filed_at.isoformat() if filed_at else 'not yet'}; in time: {in_time}",
+        "",
+        "| version | at | actor | action | changes |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for e in history.audit:
+        changes = "; ".join(f"{k}: {old} -> {new}" for k, (old, new) in sorted(e.changes.items()))
+        lines.append(f"| {e.version} | {e.at.isoformat()} | {e.actor} | {e.action} | {changes} |")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="burst-assurance",
@@ -290,6 +403,33 @@ def build_parser() -> argparse.ArgumentParser:
     exp = events.add_parser("export", help="export the calendar as iCalendar")
     exp.add_argument("file", nargs="?", default="-")
     exp.set_defaults(handler=cmd_events_export)
+    requests = commands.add_parser("requests", help="tracked requests: decide, file, prove")
+    req = requests.add_subparsers(dest="requests_command", required=True)
+    listing_r = req.add_parser("list", help="tracked requests")
+    listing_r.add_argument("--state", choices=[s.value for s in RequestState])
+    listing_r.add_argument("--status", choices=("upcoming", "due", "overdue"))
+    listing_r.set_defaults(handler=cmd_requests_list)
+    show = req.add_parser("show", help="one request with its history")
+    show.set_defaults(handler=cmd_requests_show)
+    approve = req.add_parser("approve", help="approve a planned request")
+    approve.set_defaults(handler=cmd_requests_decide)
+    reject = req.add_parser("reject", help="reject a planned request, with the reason")
+    reject.add_argument("--reason", required=True)
+    reject.set_defaults(handler=cmd_requests_decide)
+    file_ = req.add_parser("file", help="file an approved request now, with the configured filer")
+    file_.set_defaults(handler=cmd_requests_file)
+    marked = req.add_parser("mark-filed", help="record a ticket filed by hand in the console")
+    marked.add_argument("--ticket", required=True, metavar="NO")
+    marked.set_defaults(handler=cmd_requests_mark_filed)
+    evidence = req.add_parser("evidence", help="the trail that proves the ticket was filed in time")
+    evidence.set_defaults(handler=cmd_requests_evidence)
+    for command in (show, approve, reject, file_, marked, evidence):
+        command.add_argument("id")
+    for command in (approve, reject, file_, marked):
+        command.add_argument("--by", required=True, metavar="NAME")
+        command.add_argument("--now", metavar="ISO", help="the moment to record (default: now)")
+    for command in (listing_r, show, evidence):
+        command.add_argument("--format", choices=("table", "json"), default="table")
     return parser
 
 

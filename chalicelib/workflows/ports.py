@@ -11,6 +11,7 @@ from chalicelib.domain.events import Event
 from chalicelib.domain.tracking import AuditEntry, Change, TrackedRequest
 
 if TYPE_CHECKING:  # traffic.py imports NumPy, which an /events request should not pay for
+    from chalicelib.domain.tickets import Ticket
     from chalicelib.domain.traffic import TrafficSet
 
 
@@ -73,4 +74,19 @@ class Notifier(Protocol):
 
     def remind(self, requests: list[TrackedRequest]) -> None:
         """Requests still to be filed whose deadline is near or past."""
+        ...
+
+
+class Filer(Protocol):
+    """Files a ticket with the provider, or wherever the deployment sends tickets."""
+
+    channel: str  # outbox | huawei-osm | email
+
+    def find(self, marker: str) -> str | None:
+        """The ticket number of a case filed earlier with this marker, if there is one: after an
+        unknown outcome this is asked before filing again (there is no idempotency token)."""
+        ...
+
+    def file(self, ticket: Ticket) -> str:
+        """File the ticket; its number."""
         ...

@@ -5,17 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from chalicelib.domain import lifecycle
 from chalicelib.domain.assurance import Status, status_at
 from chalicelib.domain.policy import Policy
 from chalicelib.domain.tracking import AuditEntry, TrackedRequest
 from chalicelib.workflows.ports import Notifier, Store
 from chalicelib.workflows.retry import retry_on_conflict
 
+WATCH = "deadline-watch"
+
 
 def deadline_watch(
     store: Store, notifier: Notifier, policy: Policy, now: dt.datetime
 ) -> list[TrackedRequest]:
-    """At most one reminder per request per local day, however often the watch runs."""
+    """At most one reminder per request per local day, however often the watch runs; a request
+    still unfiled when its deadline has passed becomes `missed`."""
     today = now.astimezone(policy.zone).date()
     reminded = []
     for tracked in store.list_requests():
@@ -47,6 +51,8 @@ def _remind_once(
 def _reminder(
     tracked: TrackedRequest, policy: Policy, now: dt.datetime, today: dt.date
 ) -> tuple[TrackedRequest, AuditEntry] | None:
+    if tracked.needs_filing and now > tracked.request.deadline:
+        return lifecycle.mark_missed(tracked, now, WATCH)  # unfiled at its deadline: unprotected
     status = status_at(tracked.request.deadline, now, policy)
     if not tracked.needs_filing or status is Status.UPCOMING or tracked.reminded_on == today:
         return None
@@ -63,7 +69,7 @@ def _reminder(
         "reminded_on": (_iso(tracked.reminded_on), today.isoformat()),
     }
     audit = AuditEntry(
-        request_id=tracked.id, version=after.version, at=now, actor="deadline-watch",
+        request_id=tracked.id, version=after.version, at=now, actor=WATCH,
         action="reminded", changes=changes,
     )  # fmt: skip
     return after, audit

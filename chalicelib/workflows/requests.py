@@ -26,8 +26,13 @@ def open_requests(store: Store) -> list[TrackedRequest]:
     return find_requests(store, lambda t: t.needs_filing)
 
 
-def request_history(store: Store, request_id: str) -> RequestHistory:
+def get_request(store: Store, request_id: str) -> TrackedRequest:
     tracked = store.get_request(request_id)
     if tracked is None:
         raise NotFound(f"no request with id {request_id!r}")
-    return RequestHistory(tracked, store.audit_trail(request_id))
+    return tracked
+
+
+def request_history(store: Store, request_id: str) -> RequestHistory:
+    """The request and its audit trail: the evidence that a ticket was filed in time."""
+    return RequestHistory(get_request(store, request_id), store.audit_trail(request_id))

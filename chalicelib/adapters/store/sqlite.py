@@ -46,7 +46,11 @@ class SqliteStore:
         if db is None:
             # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a read-check-write
             # holds the write lock from the read on, and another writer waits its turn.
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            # Each connection is used only by the thread that opened it; check_same_thread=False
+            # only lets close() shut them all from whichever thread ends the store.
+            db = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30, check_same_thread=False
+            )
             db.execute("PRAGMA journal_mode=WAL")
             self._local.db = db
             self._connections.append(db)

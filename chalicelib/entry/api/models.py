@@ -88,3 +88,17 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+class DecisionBody(_Strict):
+    by: str = Field(min_length=1, max_length=100, description="who decides (name or user id)")
+    reason: str | None = Field(default=None, max_length=2000, description="required to reject")
+
+
+class FilingBody(_Strict):
+    by: str = Field(min_length=1, max_length=100)
+
+
+class ManualFilingBody(_Strict):
+    by: str = Field(min_length=1, max_length=100)
+    ticket: str = Field(min_length=1, max_length=100, description="the case number")

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from chalice import Response
 
 from chalicelib.config.bootstrap import Runtime
 from chalicelib.domain.assurance import Plan
 from chalicelib.domain.tracking import TrackedRequest
 from chalicelib.entry import clock
-from chalicelib.entry.api.http import Routes, json_response, parse_query
-from chalicelib.entry.api.models import PlanQuery, RequestDetail, RequestQuery
+from chalicelib.entry.api.http import Routes, json_response, parse_json, parse_model, parse_query
+from chalicelib.entry.api.models import (
+    DecisionBody,
+    FilingBody,
+    ManualFilingBody,
+    PlanQuery,
+    RequestDetail,
+    RequestQuery,
+)
 from chalicelib.workflows.requests import find_requests, request_history
 
 routes = Routes("requests")
@@ -33,6 +42,62 @@ def get_request(rt: Runtime, rule: str, scope: str, period: str) -> Response:
     history = request_history(rt.store, f"{rule}/{scope}/{period}")
     detail = RequestDetail(request=history.request, audit=history.audit)
     return json_response(detail.model_dump(mode="json"))
+
+
+REQUEST_PATH = "/requests/{rule}/{scope}/{period}"
+
+
+@routes.route(
+    f"{REQUEST_PATH}/approve", "POST", "Approve a planned request",
+    response=TrackedRequest, body={"application/json": DecisionBody}, errors=(400, 404, 409),
+)  # fmt: skip
+def approve_request(rt: Runtime, rule: str, scope: str, period: str) -> Response:
+    return _decide(rt, f"{rule}/{scope}/{period}", "approved")
+
+
+@routes.route(
+    f"{REQUEST_PATH}/reject", "POST", "Reject a planned request (a reason is required)",
+    response=TrackedRequest, body={"application/json": DecisionBody}, errors=(400, 404, 409),
+)  # fmt: skip
+def reject_request(rt: Runtime, rule: str, scope: str, period: str) -> Response:
+    return _decide(rt, f"{rule}/{scope}/{period}", "rejected")
+
+
+def _decide(rt: Runtime, request_id: str, outcome: Literal["approved", "rejected"]) -> Response:
+    from chalicelib.workflows.approvals import decide_request
+
+    body = parse_model(DecisionBody, parse_json(routes.body()))
+    now = clock.utc_now()
+    after = decide_request(rt.store, request_id, outcome, body.by, now, body.reason)
+    return json_response(after.model_dump(mode="json"))
+
+
+@routes.route(
+    f"{REQUEST_PATH}/file", "POST", "File an approved request with the configured filer",
+    response=TrackedRequest, body={"application/json": FilingBody}, errors=(400, 404, 409),
+)  # fmt: skip
+def file_request(rt: Runtime, rule: str, scope: str, period: str) -> Response:
+    from chalicelib.workflows.filing import file_request as file
+
+    body = parse_model(FilingBody, parse_json(routes.body()))
+    after = file(
+        rt.store, rt.filer, f"{rule}/{scope}/{period}", body.by, clock.utc_now(), rt.policy.zone,
+        rt.settings.account,
+    )  # fmt: skip
+    return json_response(after.model_dump(mode="json"))
+
+
+@routes.route(
+    f"{REQUEST_PATH}/mark-filed", "POST", "Record a ticket filed by hand in the console",
+    response=TrackedRequest, body={"application/json": ManualFilingBody}, errors=(400, 404, 409),
+)  # fmt: skip
+def mark_filed(rt: Runtime, rule: str, scope: str, period: str) -> Response:
+    from chalicelib.workflows.filing import mark_filed as record
+
+    body = parse_model(ManualFilingBody, parse_json(routes.body()))
+    request_id = f"{rule}/{scope}/{period}"
+    after = record(rt.store, request_id, body.ticket, body.by, clock.utc_now())
+    return json_response(after.model_dump(mode="json"))
 
 
 @routes.route(
