@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -266,17 +267,6 @@ def cmd_requests_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_requests_show(args: argparse.Namespace) -> int:
-    from chalicelib.workflows.requests import request_history
-
-    history = request_history(_runtime(args).store, args.id)
-    if args.format == "json":
-        print(json.dumps(_history_json(history), indent=2, ensure_ascii=False))
-    else:
-        print(render_evidence(history))
-    return 0
-
-
 def cmd_requests_decide(args: argparse.Namespace) -> int:
     from chalicelib.workflows.approvals import decide_request
 
@@ -310,6 +300,7 @@ def cmd_requests_mark_filed(args: argparse.Namespace) -> int:
 
 
 def cmd_requests_evidence(args: argparse.Namespace) -> int:
+    """`requests show` and `requests evidence`: the request with its whole trail."""
     from chalicelib.workflows.requests import request_history
 
     history = request_history(_runtime(args).store, args.id)
@@ -410,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing_r.add_argument("--status", choices=("upcoming", "due", "overdue"))
     listing_r.set_defaults(handler=cmd_requests_list)
     show = req.add_parser("show", help="one request with its history")
-    show.set_defaults(handler=cmd_requests_show)
+    show.set_defaults(handler=cmd_requests_evidence)
     approve = req.add_parser("approve", help="approve a planned request")
     approve.set_defaults(handler=cmd_requests_decide)
     reject = req.add_parser("reject", help="reject a planned request, with the reason")
@@ -440,6 +431,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InputError, NotFound, Conflict) as exc:
         print(f"burst-assurance: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # the reader went away (`| head`): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
