@@ -173,3 +173,23 @@ def test_a_deadline_passing_unfiled_is_missed_and_said_so(store: Store) -> None:
     assert out.getvalue().splitlines()[-1].startswith(f"MISSED    {REQUEST}: file by 2026-03-04")
     assert out.getvalue().endswith("the burst has no SLA protection\n")
     assert deadline_watch(store, ConsoleNotifier(out), POLICY, cst(2026, 3, 5, 9)) == []
+
+
+def test_a_request_caught_mid_filing_at_its_deadline_is_not_missed(
+    store: Store, tmp_path: Path
+) -> None:
+    planned(store)
+    decide_request(store, REQUEST, "approved", "U1", cst(2026, 3, 2, 10))
+    with pytest.raises(TimeoutError):
+        file_request(
+            store, CrashAfterFiling(tmp_path / "outbox"), REQUEST, "U1", cst(2026, 3, 4, 17), CST
+        )
+    out = io.StringIO()
+    for day in (4, 5, 6):  # every watch after the deadline
+        deadline_watch(store, ConsoleNotifier(out), POLICY, cst(2026, 3, day, 18, 30))
+    tracked = store.get_request(REQUEST)
+    assert tracked.state is RequestState.FILING  # the marker may show it went in at 17:00
+    assert tracked.missed_at is None
+    actions = [e.action for e in store.audit_trail(REQUEST)]
+    assert actions == ["created", "decided", "filing", "reminded", "reminded", "reminded"]
+    assert "MISSED" not in out.getvalue()

@@ -17,3 +17,8 @@ class NotFound(LookupError):
 
 class Conflict(RuntimeError):
     """A conditional write lost: someone changed the record since it was read."""
+
+
+class Refused(Conflict):
+    """The record's state does not allow the change (already decided, already filed). Also a
+    409 to a client, but final: re-reading and trying again cannot help."""

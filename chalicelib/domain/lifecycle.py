@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 from typing import Any, Literal
 
-from chalicelib.domain.errors import Conflict
+from chalicelib.domain.errors import Refused
 from chalicelib.domain.tracking import AuditEntry, Decision, Filing, RequestState, TrackedRequest
 
 MARKER_PREFIX = "BA-"
@@ -26,7 +26,7 @@ MARKER_LENGTH = 16
 Transition = tuple[TrackedRequest, AuditEntry]
 
 
-class WrongState(Conflict):
+class WrongState(Refused):
     """The request is not in a state that allows this; the message says who or what moved it."""
 
 
@@ -77,8 +77,17 @@ def record_filed(
     return _next(tracked, now, by, "filed", update, changes)
 
 
+MISSABLE = (RequestState.PENDING, RequestState.APPROVED)
+
+
+def is_missed(tracked: TrackedRequest, now: dt.datetime) -> bool:
+    """Past its deadline with nobody having started to file. A request caught mid-filing is
+    not missed: the marker may yet show the ticket went in before the deadline."""
+    return tracked.state in MISSABLE and now > tracked.request.deadline
+
+
 def mark_missed(tracked: TrackedRequest, now: dt.datetime, by: str) -> Transition:
-    if not tracked.needs_filing or tracked.request.deadline > now:
+    if not is_missed(tracked, now):
         raise WrongState(f"{tracked.id} is {standing(tracked)}, due {tracked.request.deadline}")
     changes = {"deadline": tracked.request.deadline.isoformat()}
     return _next(tracked, now, by, "missed", {"missed_at": now}, changes)

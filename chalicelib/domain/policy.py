@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from chalicelib.domain.vocabulary import BillingArea
 
 Positive = Annotated[float, Field(gt=0)]
+# Bandwidth above this is refused at ingestion (parsing takes it as its default too).
+DEFAULT_BANDWIDTH_CEILING_GBPS: float = 20_000
 
 
 class BillingMode(StrEnum):
@@ -166,7 +168,7 @@ class Policy(_Section):
     # or starts within this margin of it, instead of withdrawing one and creating another.
     rematch_margin_hours: Annotated[float, Field(ge=0, le=72)] = 6
     # Bandwidth above this is refused at ingestion: almost always Mbit/s given as Gbit/s.
-    bandwidth_ceiling_gbps: Positive = 20_000
+    bandwidth_ceiling_gbps: Positive = DEFAULT_BANDWIDTH_CEILING_GBPS
 
     @field_validator("time_zone")
     @classmethod

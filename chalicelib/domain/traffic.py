@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from chalicelib.domain.errors import InputError
+from chalicelib.domain.policy import DEFAULT_BANDWIDTH_CEILING_GBPS
 from chalicelib.domain.vocabulary import BILLING_AREAS, VAS_KINDS
 
 STEP_SECONDS = 300
@@ -28,8 +29,6 @@ COLUMNS = ("time", "metric", "scope", "value")
 SCOPES_BY_METRIC = {"bandwidth": frozenset(BILLING_AREAS), "concurrency": frozenset(VAS_KINDS)}
 UNITS = {"bandwidth": "Gbit/s", "concurrency": "tasks"}
 MAX_REPORTED_ERRORS = 20
-# Bandwidth above this is refused; the policy's bandwidth_ceiling_gbps has the same default.
-DEFAULT_BANDWIDTH_CEILING_GBPS: float = 20_000
 
 # A row to check, or the reason it is bad already found while reading it (a str).
 Row = Mapping[str, Any] | str

@@ -6,10 +6,10 @@ import datetime as dt
 from typing import Literal
 
 from chalicelib.domain import lifecycle
-from chalicelib.domain.errors import Conflict
 from chalicelib.domain.tracking import TrackedRequest
 from chalicelib.workflows.ports import Store
 from chalicelib.workflows.requests import get_request
+from chalicelib.workflows.retry import retry_on_conflict
 
 
 def decide_request(
@@ -20,13 +20,13 @@ def decide_request(
     now: dt.datetime,
     reason: str | None = None,
 ) -> TrackedRequest:
-    """Raises lifecycle.WrongState naming who decided when someone else was first."""
-    for _ in range(3):  # a lost race is re-read: it may have been a planner update, not a decision
+    """Raises lifecycle.WrongState naming who decided when someone else was first. A lost race
+    is decided again on a re-read: it may have been a planner update, not a decision."""
+
+    def attempt() -> TrackedRequest:
         tracked = get_request(store, request_id)
         after, audit = lifecycle.decide(tracked, outcome, by, now, reason)
-        try:
-            store.save_request(after, tracked.version, audit)
-        except Conflict:
-            continue
+        store.save_request(after, tracked.version, audit)
         return after
-    raise Conflict(f"{request_id} kept changing underneath; try again")
+
+    return retry_on_conflict(attempt, f"request {request_id}")

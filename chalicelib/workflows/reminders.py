@@ -51,7 +51,7 @@ def _remind_once(
 def _reminder(
     tracked: TrackedRequest, policy: Policy, now: dt.datetime, today: dt.date
 ) -> tuple[TrackedRequest, AuditEntry] | None:
-    if tracked.needs_filing and now > tracked.request.deadline:
+    if lifecycle.is_missed(tracked, now):
         return lifecycle.mark_missed(tracked, now, WATCH)  # unfiled at its deadline: unprotected
     status = status_at(tracked.request.deadline, now, policy)
     if not tracked.needs_filing or status is Status.UPCOMING or tracked.reminded_on == today:

@@ -22,6 +22,11 @@ from chalicelib.entry.api.models import (
 from chalicelib.workflows.requests import find_requests, request_history
 
 routes = Routes("requests")
+REQUEST_PATH = "/requests/{rule}/{scope}/{period}"
+
+
+def _request_id(rule: str, scope: str, period: str) -> str:
+    return f"{rule}/{scope}/{period}"  # a request's id is its path under /requests
 
 
 @routes.route(
@@ -34,17 +39,14 @@ def list_requests(rt: Runtime) -> Response:
 
 
 @routes.route(
-    "/requests/{rule}/{scope}/{period}", "GET",
+    REQUEST_PATH, "GET",
     "A request with its audit trail (its id is rule/scope/period)",
     response=RequestDetail, errors=(404,),
 )  # fmt: skip
 def get_request(rt: Runtime, rule: str, scope: str, period: str) -> Response:
-    history = request_history(rt.store, f"{rule}/{scope}/{period}")
+    history = request_history(rt.store, _request_id(rule, scope, period))
     detail = RequestDetail(request=history.request, audit=history.audit)
     return json_response(detail.model_dump(mode="json"))
-
-
-REQUEST_PATH = "/requests/{rule}/{scope}/{period}"
 
 
 @routes.route(
@@ -52,7 +54,7 @@ REQUEST_PATH = "/requests/{rule}/{scope}/{period}"
     response=TrackedRequest, body={"application/json": DecisionBody}, errors=(400, 404, 409),
 )  # fmt: skip
 def approve_request(rt: Runtime, rule: str, scope: str, period: str) -> Response:
-    return _decide(rt, f"{rule}/{scope}/{period}", "approved")
+    return _decide(rt, _request_id(rule, scope, period), "approved")
 
 
 @routes.route(
@@ -60,7 +62,7 @@ def approve_request(rt: Runtime, rule: str, scope: str, period: str) -> Response
     response=TrackedRequest, body={"application/json": DecisionBody}, errors=(400, 404, 409),
 )  # fmt: skip
 def reject_request(rt: Runtime, rule: str, scope: str, period: str) -> Response:
-    return _decide(rt, f"{rule}/{scope}/{period}", "rejected")
+    return _decide(rt, _request_id(rule, scope, period), "rejected")
 
 
 def _decide(rt: Runtime, request_id: str, outcome: Literal["approved", "rejected"]) -> Response:
@@ -80,8 +82,9 @@ def file_request(rt: Runtime, rule: str, scope: str, period: str) -> Response:
     from chalicelib.workflows.filing import file_request as file
 
     body = parse_model(FilingBody, parse_json(routes.body()))
+    request_id = _request_id(rule, scope, period)
     after = file(
-        rt.store, rt.filer, f"{rule}/{scope}/{period}", body.by, clock.utc_now(), rt.policy.zone,
+        rt.store, rt.filer, request_id, body.by, clock.utc_now(), rt.policy.zone,
         rt.settings.account,
     )  # fmt: skip
     return json_response(after.model_dump(mode="json"))
@@ -95,8 +98,9 @@ def mark_filed(rt: Runtime, rule: str, scope: str, period: str) -> Response:
     from chalicelib.workflows.filing import mark_filed as record
 
     body = parse_model(ManualFilingBody, parse_json(routes.body()))
-    request_id = f"{rule}/{scope}/{period}"
-    after = record(rt.store, request_id, body.ticket, body.by, clock.utc_now())
+    after = record(
+        rt.store, _request_id(rule, scope, period), body.ticket, body.by, clock.utc_now()
+    )
     return json_response(after.model_dump(mode="json"))
 
 
