@@ -133,7 +133,7 @@ def test_tokens_come_from_secrets_manager(client, monkeypatch):
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        monkeypatch.setenv("BURST_ASSURANCE_SECRET_ID", "burst-assurance/runtime")
+        monkeypatch.setenv("BURST_ASSURANCE_API_SECRET_ID", "burst-assurance/runtime")
         bootstrap.reset()
         assert get(client, "/events").status_code == 403  # the env token no longer counts
         assert (

@@ -95,17 +95,25 @@ def build_policy(settings: Settings, policy_file: str | Path | None = None) -> P
     return load_policy(policy_file or settings.policy_file)
 
 
+# Which secret holds which settings: one secret per concern, so that each function's role can
+# read only the secrets its work needs (infra/template.json).
+SECRETS = {
+    "api_secret_id": ("api_token", "ical_token"),
+    "slack_secret_id": ("slack_bot_token", "slack_signing_secret"),
+    "huawei_secret_id": ("huawei_ak", "huawei_sk"),
+}
+
+
 def with_secrets(settings: Settings) -> Settings:
-    """Settings with the tokens from Secrets Manager, when a secret is configured."""
-    if settings.secret_id is None:
-        return settings
-    secret = _fetch_secret(settings.secret_id)
-    update = {
-        name: SecretStr(str(secret[name]))
-        for name in ("api_token", "ical_token")
-        if secret.get(name)
-    }
-    return settings.model_copy(update=update)
+    """Settings with the values of each configured Secrets Manager secret filled in."""
+    update: dict[str, SecretStr] = {}
+    for id_field, names in SECRETS.items():
+        secret_id = getattr(settings, id_field)
+        if secret_id is None:
+            continue
+        secret = _fetch_secret(secret_id)
+        update |= {name: SecretStr(str(secret[name])) for name in names if secret.get(name)}
+    return settings.model_copy(update=update) if update else settings
 
 
 def _fetch_secret(secret_id: str) -> dict[str, Any]:

@@ -24,11 +24,38 @@ class Settings(BaseModel):
 
     store: Literal["sqlite", "dynamodb"] = "sqlite"
     data_dir: Path = Path("data")
-    notifier: Literal["console"] = "console"
-    # Where approved tickets go: "outbox" writes them to files to paste into the console.
-    filer: Literal["outbox"] = "outbox"
+    # Who hears about requests: "console" prints them; "slack" posts approval messages.
+    notifier: Literal["console", "slack"] = "console"
+    slack_bot_token: SecretStr | None = None  # xoxb-..., scope chat:write
+    slack_channel: str | None = None  # channel id the approval messages go to
+    slack_signing_secret: SecretStr | None = None  # verifies POST /slack/interactions
+    slack_api_url: str = "https://slack.com/api/"  # tests point it at a loopback stand-in
+    approvers: tuple[str, ...] = ()  # Slack user ids allowed to approve or reject
+    approver_group: str | None = None  # optional Slack user group id (needs usergroups:read)
+    escalation_group: str | None = None  # Slack user group id mentioned on the last day
+    # Where approved tickets go: "outbox" writes them to files to paste into the console;
+    # "huawei-osm" files a case through Huawei Cloud's OSM API; "email" mails the account manager.
+    filer: Literal["outbox", "huawei-osm", "email"] = "outbox"
     outbox_dir: Path | None = None  # default: outbox/ in the data folder
     account: str = ""  # the Huawei Cloud account named on every ticket
+    # Huawei Cloud OSM (filer = "huawei-osm"). The endpoint differs between the Chinese and the
+    # international site; the ids come from list_product_categories / list_problem_types.
+    huawei_osm_endpoint: str | None = None
+    huawei_ak: SecretStr | None = None
+    huawei_sk: SecretStr | None = None
+    huawei_business_type_id: str | None = None
+    huawei_product_category_id: str | None = None
+    huawei_incident_sub_type_id: str | None = None  # the problem type
+    huawei_x_site: int | None = None  # 0: Chinese site, 1: international site
+    # E-mail (filer = "email"), through SES v2.
+    email_from: str | None = None
+    email_to: tuple[str, ...] = ()
+    ses_endpoint: str | None = None  # tests point it at a loopback stand-in
+    # Slow work after a Slack click (filing): "inline" in the caller, "thread" in the background
+    # of the local server, "sqs" through the filing queue on AWS.
+    work_queue: Literal["inline", "thread", "sqs"] = "inline"
+    filing_queue_url: str | None = None
+    sqs_endpoint: str | None = None  # tests point it at a loopback stand-in
     traffic_source: Literal["files", "store"] = "files"
     traffic: tuple[str, ...] = ("examples/traffic/*.csv.gz",)  # file globs, for "files"
     policy_file: Path | None = None
@@ -40,14 +67,18 @@ class Settings(BaseModel):
     api_auth: Literal["bearer", "api-key"] = "bearer"
     api_token: SecretStr | None = None
     ical_token: SecretStr | None = None  # the secret in the iCalendar feed's URL
-    # On AWS the tokens live in Secrets Manager, as JSON {"api_token": ..., "ical_token": ...}.
-    secret_id: str | None = None
+    # On AWS the secrets live in Secrets Manager, one JSON secret per concern, each read only by
+    # the functions that need it: {"api_token", "ical_token"}; {"slack_bot_token",
+    # "slack_signing_secret"}; {"huawei_ak", "huawei_sk"}.
+    api_secret_id: str | None = None
+    slack_secret_id: str | None = None
+    huawei_secret_id: str | None = None
     # Read by app.py when Chalice packages it (the S3 drop's bucket, the cycle's rate); set on
     # AWS too, so they are known here rather than rejected as unknown settings.
     bucket: str | None = None
     cycle_minutes: int = Field(default=15, ge=1, le=1440)
 
-    @field_validator("traffic", mode="before")
+    @field_validator("traffic", "approvers", "email_to", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):

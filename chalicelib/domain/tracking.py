@@ -67,6 +67,7 @@ class TrackedRequest(BaseModel):
     ticket_id: str | None = None  # the provider's case number once filed
     missed_at: AwareDatetime | None = None
     reminded_on: dt.date | None = None  # local day of the last deadline reminder
+    thread: str | None = None  # where its notices go (Slack "<channel>/<ts>"), once announced
     version: int = 1
     created_at: AwareDatetime
     updated_at: AwareDatetime

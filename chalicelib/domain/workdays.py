@@ -75,6 +75,17 @@ class WorkingDayCalendar:
             found += self.is_working_day(cursor)
         return CalendarAnswer(cursor, estimated)
 
+    def working_days_after(self, today: dt.date, day: dt.date) -> int:
+        """Working days after ``today`` up to and including ``day``: how many whole working
+        days are left before a deadline on ``day`` (0 on the day itself; negative when past)."""
+        if day < today:
+            return -self.working_days_after(day, today)
+        count, cursor = 0, today
+        while cursor < day:
+            cursor += ONE_DAY
+            count += self.is_working_day(cursor)
+        return count
+
     def working_day_on_or_before(self, day: dt.date) -> CalendarAnswer:
         estimated = self.is_estimated_day(day)
         while not self.is_working_day(day):

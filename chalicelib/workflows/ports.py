@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 from chalicelib.domain.events import Event
-from chalicelib.domain.tracking import AuditEntry, Change, TrackedRequest
+from chalicelib.domain.notices import Notice
+from chalicelib.domain.tracking import AuditEntry, TrackedRequest
 
 if TYPE_CHECKING:  # traffic.py imports NumPy, which an /events request should not pay for
     from chalicelib.domain.tickets import Ticket
@@ -37,15 +38,29 @@ class Store(Protocol):
         ...
 
     def save_request(
-        self, tracked: TrackedRequest, expected_version: int | None, audit: AuditEntry
+        self,
+        tracked: TrackedRequest,
+        expected_version: int | None,
+        audit: AuditEntry,
+        announce: bool = True,
     ) -> None:
-        """Write ``tracked`` and append ``audit`` in one atomic step, but only if the stored
-        version is still ``expected_version`` (None: the request must not exist yet).
+        """Write ``tracked``, append ``audit`` and (when ``announce``) put the Notice of the
+        change in the outbox, in one atomic step, but only if the stored version is still
+        ``expected_version`` (None: the request must not exist yet).
         Raises chalicelib.domain.errors.Conflict otherwise, and writes nothing."""
         ...
 
     def audit_trail(self, request_id: str) -> list[AuditEntry]:
         """The request's audit entries, oldest first."""
+        ...
+
+    # -- the outbox of notices ------------------------------------------------------------
+    def pending_notices(self) -> list[Notice]:
+        """Notices not yet sent, in sending order (chalicelib.domain.notices)."""
+        ...
+
+    def notice_sent(self, notice: Notice) -> None:
+        """Take a sent notice out of the outbox; a notice already gone is fine."""
         ...
 
     # -- traffic: uploaded actuals and forecasts -----------------------------------------
@@ -65,16 +80,29 @@ class TrafficSource(Protocol):
     def load(self) -> TrafficSet: ...
 
 
+class NotifierError(RuntimeError):
+    """A notice could not be delivered now (the service is down, rate-limited); it stays in
+    the outbox and is tried again by the next dispatch."""
+
+
 class Notifier(Protocol):
-    """Tells people what changed. Console here; Slack later."""
+    """Tells people about requests: console (embedded default) or Slack."""
 
-    def announce(self, changes: list[Change]) -> None:
-        """What a planning cycle changed."""
+    def deliver(self, notice: Notice, thread: str | None) -> str | None:
+        """Send one notice. ``thread`` is where this request's earlier notices went (for Slack,
+        "<channel>/<ts>" of its approval message), None before the first. Returns the thread a
+        new message started, None otherwise. Raises NotifierError when it should be retried."""
         ...
 
-    def remind(self, requests: list[TrackedRequest]) -> None:
-        """Requests still to be filed whose deadline is near or past."""
-        ...
+
+class FilingError(RuntimeError):
+    """The filer could not file the ticket. ``outcome_unknown``: the case may exist at the
+    provider anyway (timeout, 5xx, dropped connection), so look for its marker before filing
+    again; otherwise the provider refused it (bad credentials, bad ids) and nothing exists."""
+
+    def __init__(self, message: str, *, outcome_unknown: bool) -> None:
+        super().__init__(message)
+        self.outcome_unknown = outcome_unknown
 
 
 class Filer(Protocol):
@@ -88,5 +116,15 @@ class Filer(Protocol):
         ...
 
     def file(self, ticket: Ticket) -> str:
-        """File the ticket; its number."""
+        """File the ticket; its number. Raises FilingError."""
+        ...
+
+    def follow(self, ticket_id: str) -> str | None:
+        """The provider's state of the case (accepted, processing, completed, cancelled), or
+        None where the channel cannot tell (outbox, e-mail). Raises FilingError."""
+        ...
+
+    def urge(self, ticket_id: str, message: str) -> None:
+        """Ask the provider to hurry a case that sits unaccepted near its burst (no-op where
+        the channel has no such thing). Raises FilingError."""
         ...
