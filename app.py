@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from chalice import Chalice, Cron, Rate
-from chalice.app import S3Event
+from chalice.app import S3Event, SQSEvent
 
 from chalicelib.config.settings import Settings
 from chalicelib.entry import schedules
@@ -34,6 +34,21 @@ def planning_cycle(event: Any) -> dict[str, int]:
 @app.schedule(Cron(30, 1, "*", "*", "?", "*"))  # 09:30 Asia/Shanghai
 def deadline_watch(event: Any) -> dict[str, int]:
     return schedules.deadline_watch(app.log)
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def case_follow_up(event: Any) -> dict[str, int]:
+    """Filed cases: their state at the provider, urged when unaccepted near the burst."""
+    return schedules.case_follow_up(app.log)
+
+
+# Filing after a Slack approval, outside the 3 seconds Slack allows an interaction. The queue is
+# the stack's FilingQueue: infra/template.json points this subscription at it (the name here is
+# only what Chalice needs to package the function).
+@app.on_sqs_message(queue="burst-assurance-filing", batch_size=1)
+def filing_worker(event: SQSEvent) -> None:
+    for record in event:
+        schedules.filing_work(record.body, app.log)
 
 
 @app.on_s3_event(bucket=FORECAST_BUCKET, prefix="forecasts/", suffix=".csv")

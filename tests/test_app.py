@@ -353,22 +353,23 @@ def test_plan_rejects_a_now_without_offset(client):
     assert body(response)["error"]["field"] == "now"
 
 
-def test_deadline_watch_schedule_reminds_once_when_due(client, monkeypatch):
+def test_deadline_watch_schedule_reminds_once_at_each_point(client, monkeypatch):
     upload(client)
     run_cycle(client)
     watch_event = client.events.generate_cw_event(
         source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
     )
-    # 2026-03-01 09:30: the deadline (03-04 18:00) is 80.5 h away, outside the 72 h window.
-    assert client.lambda_.invoke("deadline_watch", watch_event).payload == {"reminded": 0}
+    # Sun 2026-03-01 09:30: Mon, Tue and Wed (the deadline's day) are left: the 3-day reminder.
+    assert client.lambda_.invoke("deadline_watch", watch_event).payload == {
+        "reminded": 1, "missed": 0,
+    }  # fmt: skip
+    again = client.lambda_.invoke("deadline_watch", watch_event).payload
     set_clock(monkeypatch, "2026-03-03T09:30:00+08:00")
-    first = client.lambda_.invoke("deadline_watch", watch_event).payload
-    second = client.lambda_.invoke("deadline_watch", watch_event).payload
-    assert first == {"reminded": 1}
-    assert second == {"reminded": 0}
+    one_day_left = client.lambda_.invoke("deadline_watch", watch_event).payload
+    assert (again["reminded"], one_day_left["reminded"]) == (0, 1)
     detail = body(get(client, "/requests/daily-peak-jump/CN/2026-03-09"))
-    assert detail["request"]["request"]["status"] == "due"
-    assert [e["action"] for e in detail["audit"]] == ["created", "reminded"]
+    assert detail["request"]["last_reminder"] == 1
+    assert [e["action"] for e in detail["audit"]] == ["created", "reminded", "reminded"]
 
 
 def test_major_event_update_replans_through_the_api(client):

@@ -10,6 +10,7 @@ import pytest
 from builders import bandwidth_csv
 
 from chalicelib.adapters.console import ConsoleNotifier
+from chalicelib.adapters.outbox_filer import OutboxFiler
 from chalicelib.adapters.store.sqlite import SqliteStore
 from chalicelib.adapters.traffic_sources import StoredTrafficSource
 from chalicelib.domain.events import Event
@@ -17,6 +18,7 @@ from chalicelib.domain.policy import Policy
 from chalicelib.domain.tracking import AuditEntry, Decision, Presence
 from chalicelib.domain.traffic import TrafficSet, parse_csv
 from chalicelib.workflows.events import remove_event, save_event
+from chalicelib.workflows.notices import dispatch_notices
 from chalicelib.workflows.planning import run_cycle
 from chalicelib.workflows.reminders import deadline_watch
 
@@ -59,7 +61,7 @@ def decide(store, request_id: str, outcome: str, by: str, at: dt.datetime):
 
 def cycle(store, traffic: TrafficSet, now: dt.datetime, out: io.StringIO | None = None):
     store.put_traffic(traffic)
-    notifier = ConsoleNotifier(out or io.StringIO())
+    notifier = ConsoleNotifier(out or io.StringIO(), CST)
     return run_cycle(store, StoredTrafficSource(store), notifier, POLICY, now)
 
 
@@ -141,30 +143,42 @@ def test_a_major_event_change_replans_the_affected_request(store):
     assert [c.action for c in changes] == ["updated"]
 
 
-def test_deadline_watch_reminds_once_a_day(store):
-    cycle(store, cn_traffic(20, dt.date(2026, 3, 9)), cst(2026, 3, 1, 9))
-    out = io.StringIO()
-    notifier = ConsoleNotifier(out)
+def test_deadline_watch_reminds_at_3_1_and_0_working_days_each_once(store, tmp_path):
+    cycle(store, cn_traffic(20, dt.date(2026, 3, 9)), cst(2026, 2, 25, 9))  # due Wed 4 March
+    out, filer = io.StringIO(), OutboxFiler(tmp_path)
 
-    assert deadline_watch(store, notifier, POLICY, cst(2026, 3, 1, 9, 30)) == []  # upcoming
+    def watch(*moment: int) -> list[int | None]:
+        report = deadline_watch(store, filer, POLICY, cst(*moment))
+        dispatch_notices(store, ConsoleNotifier(out, CST), cst(*moment))
+        return [t.last_reminder for t in report.reminded]
 
-    first = deadline_watch(store, notifier, POLICY, cst(2026, 3, 3, 9, 30))
-    again = deadline_watch(store, notifier, POLICY, cst(2026, 3, 3, 15, 0))
-    next_day = deadline_watch(store, notifier, POLICY, cst(2026, 3, 4, 9, 30))
-
-    assert [t.id for t in first] == ["daily-peak-jump/CN/2026-03-09"]
-    assert again == []
-    assert [t.reminded_on for t in next_day] == [dt.date(2026, 3, 4)]
-    assert out.getvalue().count("reminder  daily-peak-jump/CN/2026-03-09") == 2
+    # Saturday 28 February 2026 is a make-up working day for the Spring Festival (调休).
+    assert watch(2026, 2, 26, 9, 30) == []  # Thu: 5 working days left (Fri, Sat, Mon-Wed)
+    assert watch(2026, 2, 27, 9, 30) == []  # Fri: 4 left
+    assert watch(2026, 2, 28, 9, 30) == [3]  # Sat, at work: Mon, Tue, Wed left
+    assert watch(2026, 3, 1, 9, 30) == []  # Sunday: still 3, already said
+    assert watch(2026, 3, 2, 9, 30) == []  # Mon: 2 left, no point
+    assert watch(2026, 3, 3, 9, 30) == [1]
+    assert watch(2026, 3, 3, 15, 0) == []
+    assert watch(2026, 3, 4, 9, 30) == [0]
+    assert out.getvalue().count("reminder  daily-peak-jump/CN/2026-03-09") == 3
+    assert "(0 working days left)" in out.getvalue()
     actions = [e.action for e in store.audit_trail("daily-peak-jump/CN/2026-03-09")]
-    assert actions == ["created", "reminded", "reminded"]
+    assert actions == ["created", "reminded", "reminded", "reminded"]
 
 
-def test_deadline_watch_skips_rejected_requests(store):
+def test_a_watch_that_skipped_days_sends_only_the_most_urgent_reminder(store, tmp_path):
+    cycle(store, cn_traffic(20, dt.date(2026, 3, 9)), cst(2026, 2, 25, 9))
+    report = deadline_watch(store, OutboxFiler(tmp_path), POLICY, cst(2026, 3, 4, 8))
+    assert [t.last_reminder for t in report.reminded] == [0]
+
+
+def test_deadline_watch_skips_rejected_requests(store, tmp_path):
     cycle(store, cn_traffic(20, dt.date(2026, 3, 9)), cst(2026, 3, 1, 9))
     decide(store, "daily-peak-jump/CN/2026-03-09", "rejected", "U1", cst(2026, 3, 1, 10))
 
-    assert deadline_watch(store, ConsoleNotifier(io.StringIO()), POLICY, cst(2026, 3, 3, 9)) == []
+    report = deadline_watch(store, OutboxFiler(tmp_path), POLICY, cst(2026, 3, 3, 9))
+    assert report.reminded == []
 
 
 def test_a_reforecast_that_moves_the_surge_past_midnight_keeps_the_request(store):

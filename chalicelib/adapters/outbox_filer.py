@@ -31,6 +31,12 @@ class OutboxFiler:
         self._write(f"{ticket.marker}.json", json.dumps(record, ensure_ascii=False, indent=2))
         return ticket_id
 
+    def follow(self, ticket_id: str) -> str | None:
+        return None  # a pasted ticket's state lives in the console, not here
+
+    def urge(self, ticket_id: str, message: str) -> None:
+        """Nothing to press: whoever pasted the ticket follows it up in the console."""
+
     def _write(self, name: str, text: str) -> None:
         """Whole or not at all: a crash leaves the old file or none, never half of one."""
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from chalicelib.config.settings import Settings
+from chalicelib.config.settings import ENV_PREFIX, Settings
+from chalicelib.domain.errors import InputError
 
 if TYPE_CHECKING:
+    from chalicelib.adapters.slack.notifier import SlackNotifier
     from chalicelib.domain.policy import Policy
     from chalicelib.workflows.ports import Filer, Notifier, Store, TrafficSource
 
@@ -41,7 +43,7 @@ def build_runtime(settings: Settings, policy_file: str | Path | None = None) -> 
         policy=policy,
         store=store,
         source=build_source(settings, store, policy),
-        notifier=build_notifier(settings),
+        notifier=build_notifier(settings, policy),
         filer=build_filer(settings),
     )
 
@@ -68,15 +70,62 @@ def build_store(settings: Settings) -> Store:
 
 
 def build_filer(settings: Settings) -> Filer:
+    if settings.filer == "huawei-osm":
+        from chalicelib.adapters.huawei_osm import HuaweiOsmFiler
+
+        return HuaweiOsmFiler(
+            endpoint=_required(settings.huawei_osm_endpoint, "HUAWEI_OSM_ENDPOINT"),
+            ak=_secret(settings.huawei_ak, "HUAWEI_AK"),
+            sk=_secret(settings.huawei_sk, "HUAWEI_SK"),
+            business_type_id=settings.huawei_business_type_id,
+            product_category_id=settings.huawei_product_category_id,
+            incident_sub_type_id=settings.huawei_incident_sub_type_id,
+            x_site=settings.huawei_x_site,
+            domain_id=settings.huawei_domain_id,
+        )
+    if settings.filer == "email":
+        from chalicelib.adapters.email_filer import EmailFiler
+
+        return EmailFiler(
+            sender=_required(settings.email_from, "EMAIL_FROM"),
+            recipients=settings.email_to,
+            endpoint=settings.ses_endpoint,
+            region=None,
+        )
     from chalicelib.adapters.outbox_filer import OutboxFiler
 
     return OutboxFiler(settings.outbox_path)
 
 
-def build_notifier(settings: Settings) -> Notifier:
+def build_notifier(settings: Settings, policy: Policy) -> Notifier:
+    if settings.notifier == "slack":
+        return build_slack(settings, policy)
     from chalicelib.adapters.console import ConsoleNotifier
 
-    return ConsoleNotifier()
+    return ConsoleNotifier(zone=policy.zone)
+
+
+def build_slack(settings: Settings, policy: Policy) -> SlackNotifier:
+    from chalicelib.adapters.slack.notifier import SlackNotifier
+
+    return SlackNotifier.connect(
+        token=_secret(settings.slack_bot_token, "SLACK_BOT_TOKEN"),
+        api_url=settings.slack_api_url,
+        channel=_required(settings.slack_channel, "SLACK_CHANNEL"),
+        policy=policy,
+        account=settings.account,
+        escalation_group=settings.escalation_group,
+    )
+
+
+def _required(value: str | None, name: str) -> str:
+    if not value:
+        raise InputError(f"set {ENV_PREFIX}{name}: the configured adapter needs it")
+    return value
+
+
+def _secret(value: SecretStr | None, name: str) -> str:
+    return _required(value.get_secret_value() if value else None, name)
 
 
 def build_source(settings: Settings, store: Store, policy: Policy) -> TrafficSource:

@@ -43,10 +43,11 @@ class Settings(BaseModel):
     huawei_osm_endpoint: str | None = None
     huawei_ak: SecretStr | None = None
     huawei_sk: SecretStr | None = None
-    huawei_business_type_id: str | None = None
-    huawei_product_category_id: str | None = None
-    huawei_incident_sub_type_id: str | None = None  # the problem type
+    huawei_business_type_id: str | None = None  # the problem type (list_problem_types)
+    huawei_product_category_id: str | None = None  # list_product_categories
+    huawei_incident_sub_type_id: str | None = None  # the ticket sub-category, optional
     huawei_x_site: int | None = None  # 0: Chinese site, 1: international site
+    huawei_domain_id: str | None = None  # the account id; sent as X-Domain-Id when set
     # E-mail (filer = "email"), through SES v2.
     email_from: str | None = None
     email_to: tuple[str, ...] = ()

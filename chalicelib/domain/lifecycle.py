@@ -4,11 +4,16 @@ Each transition checks that the request is in a state that allows it and returns
 with its audit entry; the workflow writes both in one conditional write on the version it read,
 so a double click, two approvers or two cycles give exactly one outcome.
 
-    pending --approve--> approved --start_filing--> filing --record_filed--> filed
-       |  \\--reject--> rejected                        (unknown outcome: look up the marker,
-       |                                                 then record_filed or file again)
-       +--(forecast gone)--> withdrawn      pending/approved/filing --deadline passes--> missed
+    pending --approve--> approved --start_filing--> filing --record_filed--> filed --followed-->
+       |  \\--reject--> rejected      ^                  |                       (provider states)
+       |                              +--filing_failed---+ (refused: back to approved)
+       |                                  filing_failed (unknown outcome): stays filing, claim
+       |                                  released; the next attempt looks up the marker first
+       +--(forecast gone)--> withdrawn      pending/approved --deadline passes--> missed
     pending/approved --record_filed (by hand, in the console)--> filed
+
+Only the holder of a fresh claim (``FILING_LEASE``) calls the provider: a second worker finds
+the claim and stops, and a crashed worker's claim lapses so that another can take over.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from chalicelib.domain.tracking import AuditEntry, Decision, Filing, RequestStat
 
 MARKER_PREFIX = "BA-"
 MARKER_LENGTH = 16
+# Longer than any one attempt (the filers' timeouts are seconds): a claim this old was abandoned.
+FILING_LEASE = dt.timedelta(minutes=5)
 
 Transition = tuple[TrackedRequest, AuditEntry]
 
@@ -48,16 +55,59 @@ def decide(
         raise WrongState(f"{tracked.id} is {standing(tracked)}; nothing to {verb}")
     if outcome == "rejected" and not (reason and reason.strip()):
         raise WrongState("a rejection needs a reason")
-    decision = Decision(outcome=outcome, by=by, at=now, note=reason)
+    r = tracked.request
+    decision = Decision(
+        outcome=outcome, by=by, at=now, note=reason,
+        forecast_peak=r.forecast_peak, burst_start=r.burst_start, burst_end=r.burst_end,
+    )  # fmt: skip
     return _next(tracked, now, by, "decided", {"decision": decision}, {"reason": reason})
 
 
-def start_filing(tracked: TrackedRequest, channel: str, by: str, now: dt.datetime) -> Transition:
+def start_filing(
+    tracked: TrackedRequest,
+    channel: str,
+    by: str,
+    now: dt.datetime,
+    marker: str | None = None,
+    group: tuple[str, ...] = (),
+) -> Transition:
+    """Record the intent before the provider is called, and claim the first attempt. Requests
+    filed together in one ticket share its ``marker`` and list the whole ``group``."""
     if tracked.state is not RequestState.APPROVED:
         raise WrongState(f"{tracked.id} is {standing(tracked)}; only an approved request is filed")
-    filing = Filing(channel=channel, marker=marker_for(tracked.id), started_at=now, by=by)
-    changes = {"channel": channel, "marker": filing.marker}
+    filing = Filing(
+        channel=channel, marker=marker or marker_for(tracked.id), started_at=now, by=by,
+        claimed_at=now, attempts=1, group=group or (tracked.id,),
+    )  # fmt: skip
+    changes = {"channel": channel, "marker": filing.marker, "group": ",".join(filing.group)}
     return _next(tracked, now, by, "filing", {"filing": filing}, changes)
+
+
+def claim_filing(tracked: TrackedRequest, by: str, now: dt.datetime) -> Transition:
+    """Take over a filing whose claim was released or has lapsed."""
+    filing = tracked.filing
+    if tracked.state is not RequestState.FILING or filing is None:
+        raise WrongState(f"{tracked.id} is {standing(tracked)}; nothing is being filed")
+    if filing.claimed_at is not None and now - filing.claimed_at < FILING_LEASE:
+        raise WrongState(f"{tracked.id} is {standing(tracked)}")
+    claimed = filing.model_copy(update={"claimed_at": now, "attempts": filing.attempts + 1})
+    return _next(tracked, now, by, "retrying", {"filing": claimed}, {"attempt": claimed.attempts})
+
+
+def filing_failed(
+    tracked: TrackedRequest, error: str, outcome_unknown: bool, by: str, now: dt.datetime
+) -> Transition:
+    """The provider call failed. If the case may exist anyway it stays `filing` with the claim
+    released, so the next attempt looks for its marker first; if the provider refused it, the
+    request is approved again, to be filed once whatever was wrong is fixed."""
+    filing = tracked.filing
+    if tracked.state is not RequestState.FILING or filing is None:
+        raise WrongState(f"{tracked.id} is {standing(tracked)}; nothing is being filed")
+    changes = {"error": error, "outcome_unknown": outcome_unknown, "attempt": filing.attempts}
+    if outcome_unknown:
+        released = filing.model_copy(update={"claimed_at": None, "last_error": error})
+        return _next(tracked, now, by, "filing-failed", {"filing": released}, changes)
+    return _next(tracked, now, by, "filing-failed", {"filing": None}, changes)
 
 
 def record_filed(
@@ -75,6 +125,31 @@ def record_filed(
     update = {"ticket_id": ticket_id, "filing": filing.model_copy(update={"filed_at": now})}
     changes = {"ticket_id": ticket_id, "channel": filing.channel}
     return _next(tracked, now, by, "filed", update, changes)
+
+
+def followed(tracked: TrackedRequest, provider_state: str, by: str, now: dt.datetime) -> Transition:
+    """The provider's state of a filed case changed (accepted, processing, completed...)."""
+    if tracked.state is not RequestState.FILED:
+        raise WrongState(f"{tracked.id} is {standing(tracked)}; only a filed case is followed")
+    changes = {"provider_state": (tracked.provider_state, provider_state)}
+    after, audit = _next(tracked, now, by, "followed", {"provider_state": provider_state}, {})
+    return after, audit.model_copy(update={"changes": audit.changes | changes})
+
+
+def urged(tracked: TrackedRequest, by: str, now: dt.datetime) -> Transition:
+    return _next(tracked, now, by, "urged", {"urged_at": now}, {"ticket_id": tracked.ticket_id})
+
+
+def reminded(tracked: TrackedRequest, point: int, by: str, now: dt.datetime) -> Transition:
+    """A reminder ``point`` working days before the deadline was sent (0: the deadline's day)."""
+    changes = {"reminder": (tracked.last_reminder, point)}
+    after, audit = _next(tracked, now, by, "reminded", {"last_reminder": point}, {})
+    return after, audit.model_copy(update={"changes": audit.changes | changes})
+
+
+def announced(tracked: TrackedRequest, thread: str, by: str, now: dt.datetime) -> Transition:
+    """Where the request's notices go from now on (its Slack message); saved unannounced."""
+    return _next(tracked, now, by, "announced", {"thread": thread}, {"thread": thread})
 
 
 MISSABLE = (RequestState.PENDING, RequestState.APPROVED)

@@ -81,6 +81,28 @@ class LeadTimes(_Section):
         return value
 
 
+class Approvals(_Section):
+    """How people are asked, reminded and pressed (docs/lifecycle.md)."""
+
+    # A re-forecast that moves the peak by this fraction, or a window the decision did not
+    # cover, clears an approval or rejection and asks again.
+    material_peak_change: Annotated[float, Field(gt=0, le=1)] = 0.10
+    # Reminders in the request's thread, this many working days before its deadline (0: the
+    # deadline's own day, when the escalation group is mentioned too).
+    reminder_working_days: tuple[Annotated[int, Field(ge=0, le=30)], ...] = (3, 1, 0)
+    # At the last reminder, approve and file a request nobody has answered.
+    auto_file_when_unanswered: bool = False
+    # A filed case the provider has not accepted this close to its burst is urged.
+    urge_within_hours: Annotated[int, Field(ge=1, le=24 * 30)] = 48
+
+    @field_validator("reminder_working_days")
+    @classmethod
+    def _distinct_points(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value:
+            raise ValueError("give at least one reminder point, e.g. [3, 1, 0]")
+        return tuple(sorted(set(value), reverse=True))
+
+
 class YearArrangement(_Section):
     """A year's official arrangement, entered by hand when the State Council publishes it
     before the holidays library does."""
@@ -159,6 +181,7 @@ class Policy(_Section):
     daily_peak_jump: DailyPeakJumpRule = DailyPeakJumpRule()
     concurrency: ConcurrencyRule = ConcurrencyRule()
     lead_times: LeadTimes = LeadTimes()
+    approvals: Approvals = Approvals()
     calendar: CalendarPolicy = CalendarPolicy()
     event_warning_horizon_days: Annotated[int, Field(ge=1, le=730)] = 120
     # A burst is covered by a major event when its window overlaps the event widened by this much

@@ -31,6 +31,19 @@ class Decision(BaseModel):
     by: str
     at: AwareDatetime
     note: str | None = None  # the reason, for a rejection
+    # What was decided on: a later forecast far from it asks again (``reconcile``).
+    forecast_peak: float | None = None
+    burst_start: AwareDatetime | None = None
+    burst_end: AwareDatetime | None = None
+
+    def still_covers(self, request: AssuranceRequest, peak_change: float) -> bool:
+        """Whether ``request`` is what was decided on: the peak within ``peak_change`` of the
+        decided one and the window inside the decided one."""
+        if self.forecast_peak is None or self.burst_start is None or self.burst_end is None:
+            return True
+        near = abs(request.forecast_peak - self.forecast_peak) < peak_change * self.forecast_peak
+        inside = self.burst_start <= request.burst_start and request.burst_end <= self.burst_end
+        return near and inside
 
 
 class RequestState(StrEnum):
@@ -55,6 +68,12 @@ class Filing(BaseModel):
     started_at: AwareDatetime
     by: str
     filed_at: AwareDatetime | None = None
+    # The attempt in progress: whoever holds a fresh claim calls the provider; others wait.
+    claimed_at: AwareDatetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    # The requests filed together in one ticket (their windows overlap), this one included.
+    group: tuple[str, ...] = ()
 
 
 class TrackedRequest(BaseModel):
@@ -66,7 +85,9 @@ class TrackedRequest(BaseModel):
     filing: Filing | None = None
     ticket_id: str | None = None  # the provider's case number once filed
     missed_at: AwareDatetime | None = None
-    reminded_on: dt.date | None = None  # local day of the last deadline reminder
+    last_reminder: int | None = None  # working days before the deadline of the last reminder
+    provider_state: str | None = None  # accepted | processing | completed | cancelled
+    urged_at: AwareDatetime | None = None
     thread: str | None = None  # where its notices go (Slack "<channel>/<ts>"), once announced
     version: int = 1
     created_at: AwareDatetime
@@ -133,11 +154,15 @@ def field_changes(before: BaseModel, after: BaseModel) -> dict[str, tuple[Any, A
     return {k: (old.get(k), new[k]) for k in new if old.get(k) != new[k]}
 
 
+DEFAULT_PEAK_CHANGE = 0.10
+
+
 def reconcile(
     stored: Mapping[str, TrackedRequest],
     plan: Plan,
     now: dt.datetime,
     margin: dt.timedelta,
+    peak_change: float = DEFAULT_PEAK_CHANGE,
 ) -> list[Change]:
     """What must change so that the stored requests follow the plan.
 
@@ -145,24 +170,26 @@ def reconcile(
     request of its rule and scope whose window overlaps it or starts within ``margin`` of it
     (a re-forecast moved the surge, perhaps past midnight): the request keeps its id, and any
     decision on it, and records a move. Only an unmatched burst creates a request, and only an
-    unmatched live request is withdrawn."""
+    unmatched live request is withdrawn. A decision the new forecast no longer matches (peak off
+    by ``peak_change`` or more, or a window it did not cover) is cleared: people are asked again
+    ("reopened")."""
     claimed: set[str] = set()
     changes: list[Change | None] = []
     moved_in: list[AssuranceRequest] = []
     for request in plan.requests:
         if request.id in stored:
             claimed.add(request.id)
-            changes.append(_from_plan(stored[request.id], request, now))
+            changes.append(_from_plan(stored[request.id], request, now, peak_change))
         else:
             moved_in.append(request)
     for request in moved_in:
         live = [t for rid, t in stored.items() if rid not in claimed and t.is_live]
         match = _nearest(request, live, margin)
         if match is None:
-            changes.append(_from_plan(None, request, now))
+            changes.append(_from_plan(None, request, now, peak_change))
         else:
             claimed.add(match.id)
-            changes.append(_move(match, request, now))
+            changes.append(_move(match, request, now, peak_change))
     changes.extend(
         _withdraw(tracked, now)
         for rid, tracked in stored.items()
@@ -187,20 +214,43 @@ def _nearest(
     return min(filter(near, live), key=distance, default=None)
 
 
-def _move(tracked: TrackedRequest, request: AssuranceRequest, now: dt.datetime) -> Change | None:
+def _move(
+    tracked: TrackedRequest, request: AssuranceRequest, now: dt.datetime, peak_change: float
+) -> Change | None:
     """``tracked`` follows its burst to ``request``'s window, keeping its own identity."""
     moved = request.model_copy(update={"id": tracked.id, "period": tracked.request.period})
     changes = field_changes(tracked.request, moved)
     if not changes:
         return None
-    after = tracked.model_copy(
-        update={"request": moved, "version": tracked.version + 1, "updated_at": now}
-    )
-    return Change(after, tracked.version, _entry(after, now, "moved", changes))
+    update: dict[str, Any] = {"request": moved, "version": tracked.version + 1, "updated_at": now}
+    action = _reopen(tracked, moved, peak_change, update, changes) or "moved"
+    after = tracked.model_copy(update=update)
+    return Change(after, tracked.version, _entry(after, now, action, changes))
+
+
+def _reopen(
+    tracked: TrackedRequest,
+    request: AssuranceRequest,
+    peak_change: float,
+    update: dict[str, Any],
+    changes: dict[str, tuple[Any, Any]],
+) -> str | None:
+    """ "reopened", clearing the decision in ``update``, when ``request`` is no longer what was
+    decided on and nobody has started filing it yet."""
+    decision = tracked.decision
+    in_filing = tracked.filing is not None or tracked.ticket_id is not None
+    if decision is None or in_filing or decision.still_covers(request, peak_change):
+        return None
+    update["decision"] = None
+    changes["decision"] = (f"{decision.outcome} by {decision.by}", None)
+    return "reopened"
 
 
 def _from_plan(
-    tracked: TrackedRequest | None, request: AssuranceRequest, now: dt.datetime
+    tracked: TrackedRequest | None,
+    request: AssuranceRequest,
+    now: dt.datetime,
+    peak_change: float,
 ) -> Change | None:
     if tracked is None:
         fresh = TrackedRequest(request=request, created_at=now, updated_at=now)
@@ -211,17 +261,16 @@ def _from_plan(
         return None
     if restored:
         changes["presence"] = (tracked.presence.value, Presence.ACTIVE.value)
-    after = tracked.model_copy(
-        update={
-            "request": request,
-            "presence": Presence.ACTIVE,
-            "version": tracked.version + 1,
-            "updated_at": now,
-        }
-    )
-    return Change(
-        after, tracked.version, _entry(after, now, "restored" if restored else "updated", changes)
-    )
+    update: dict[str, Any] = {
+        "request": request,
+        "presence": Presence.ACTIVE,
+        "version": tracked.version + 1,
+        "updated_at": now,
+    }
+    reopened = _reopen(tracked, request, peak_change, update, changes)
+    action = reopened or ("restored" if restored else "updated")
+    after = tracked.model_copy(update=update)
+    return Change(after, tracked.version, _entry(after, now, action, changes))
 
 
 def _withdraw(tracked: TrackedRequest, now: dt.datetime) -> Change:

@@ -28,9 +28,11 @@ from chalicelib.domain.events import Event, event_id_for
 from chalicelib.domain.policy import Policy, describe_validation_error
 from chalicelib.domain.tracking import Change, RequestState, TrackedRequest
 from chalicelib.workflows import events as calendar
+from chalicelib.workflows.ports import FilingError
 from chalicelib.workflows.requests import RequestHistory
 
 EXIT_BAD_INPUT = 2
+EXIT_FAILED = 3  # the provider failed; the attempt is recorded
 
 
 def parse_now(text: str | None) -> dt.datetime:
@@ -253,13 +255,14 @@ def cmd_requests_list(args: argparse.Namespace) -> int:
             args.status is None or t.request.status == args.status
         )
 
-    found = find_requests(_runtime(args).store, wanted)
+    rt = _runtime(args)
+    found = find_requests(rt.store, wanted)
     if args.format == "json":
         print(json.dumps([t.model_dump(mode="json") for t in found], indent=2, ensure_ascii=False))
         return 0
     for t in found:
         print(
-            f"{t.state:<9} {describe(t.request)}"
+            f"{t.state:<9} {describe(t.request, rt.policy.zone)}"
             + (f" ticket {t.ticket_id}" if t.ticket_id else "")
         )
     if not found:
@@ -273,20 +276,23 @@ def cmd_requests_decide(args: argparse.Namespace) -> int:
     outcome: Literal["approved", "rejected"] = (
         "approved" if args.requests_command == "approve" else "rejected"
     )
-    store, now = _runtime(args).store, parse_now(args.now)
-    after = decide_request(store, args.id, outcome, args.by, now, getattr(args, "reason", None))
+    rt, now = _runtime(args), parse_now(args.now)
+    after = decide_request(rt.store, args.id, outcome, args.by, now, getattr(args, "reason", None))
     print(f"{after.id}: {after.state} by {args.by}")
+    _announce(rt, now)
     return 0
 
 
 def cmd_requests_file(args: argparse.Namespace) -> int:
     from chalicelib.workflows.filing import file_request
 
-    rt = _runtime(args)
-    after = file_request(
-        rt.store, rt.filer, args.id, args.by, parse_now(args.now), rt.policy.zone,
-        rt.settings.account,
-    )  # fmt: skip
+    rt, now = _runtime(args), parse_now(args.now)
+    try:
+        after = file_request(
+            rt.store, rt.filer, args.id, args.by, now, rt.policy.zone, rt.settings.account
+        )
+    finally:
+        _announce(rt, now)  # a failure is announced too: it is escalated
     print(f"{after.id}: filed as {after.ticket_id} ({rt.filer.channel})")
     return 0
 
@@ -294,9 +300,37 @@ def cmd_requests_file(args: argparse.Namespace) -> int:
 def cmd_requests_mark_filed(args: argparse.Namespace) -> int:
     from chalicelib.workflows.filing import mark_filed
 
-    after = mark_filed(_runtime(args).store, args.id, args.ticket, args.by, parse_now(args.now))
+    rt, now = _runtime(args), parse_now(args.now)
+    after = mark_filed(rt.store, args.id, args.ticket, args.by, now)
     print(f"{after.id}: filed as {after.ticket_id}, recorded by {args.by}")
+    _announce(rt, now)
     return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    """The deadline watch and the follow-up round, as the schedules run them on AWS."""
+    from chalicelib.workflows.follow_up import follow_up
+    from chalicelib.workflows.reminders import deadline_watch
+
+    rt, now = _runtime(args), parse_now(args.now)
+    watched = deadline_watch(rt.store, rt.filer, rt.policy, now, rt.settings.account)
+    followed = follow_up(rt.store, rt.filer, rt.policy, now, rt.settings.account)
+    _announce(rt, now)
+    for failure in watched.failures + followed.failures:
+        print(f"burst-assurance: {failure}", file=sys.stderr)
+    print(
+        f"watch done: {len(watched.reminded)} reminded, {len(watched.missed)} missed, "
+        f"{len(watched.auto_filed) + len(followed.filed)} filed, {len(followed.urged)} urged",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _announce(rt: Runtime, now: dt.datetime) -> None:
+    from chalicelib.workflows.notices import dispatch_notices
+
+    for problem in dispatch_notices(rt.store, rt.notifier, now).held:
+        print(f"burst-assurance: notice not sent yet: {problem}", file=sys.stderr)
 
 
 def cmd_requests_evidence(args: argparse.Namespace) -> int:
@@ -412,6 +446,12 @@ def build_parser() -> argparse.ArgumentParser:
     marked = req.add_parser("mark-filed", help="record a ticket filed by hand in the console")
     marked.add_argument("--ticket", required=True, metavar="NO")
     marked.set_defaults(handler=cmd_requests_mark_filed)
+    watch = commands.add_parser(
+        "watch", help="remind, mark missed, retry filings and follow filed cases (daily/hourly)"
+    )
+    watch.add_argument("--now", metavar="ISO")
+    watch.add_argument("--policy", metavar="FILE")
+    watch.set_defaults(handler=cmd_watch)
     evidence = req.add_parser("evidence", help="the trail that proves the ticket was filed in time")
     evidence.set_defaults(handler=cmd_requests_evidence)
     for command in (show, approve, reject, file_, marked, evidence):
@@ -431,6 +471,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InputError, NotFound, Conflict) as exc:
         print(f"burst-assurance: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except FilingError as exc:
+        print(
+            f"burst-assurance: filing failed (recorded; retried by `watch`): {exc}", file=sys.stderr
+        )
+        return EXIT_FAILED
     except BrokenPipeError:  # the reader went away (`| head`): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

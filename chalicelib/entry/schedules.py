@@ -1,12 +1,13 @@
-"""What the scheduled Lambda functions and the S3 drop do: read the clock, call a workflow,
-log and return a summary. app.py declares when each runs."""
+"""What the scheduled Lambda functions, the filing worker and the S3 drop do: read the clock,
+call a workflow, announce what changed, log and return a summary. app.py declares when each runs."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
-from chalicelib.config.bootstrap import runtime
+from chalicelib.config.bootstrap import Runtime, runtime
 from chalicelib.entry import clock
 
 
@@ -15,9 +16,11 @@ def planning_cycle(log: logging.Logger) -> dict[str, int]:
 
     rt = runtime()
     report = run_cycle(rt.store, rt.source, rt.notifier, rt.policy, clock.utc_now())
+    _log_held(log, report.dispatch.held)
     log.info(
-        "planning cycle: %d requests, %d changes", len(report.plan.requests), len(report.changes)
-    )
+        "planning cycle: %d requests, %d changes, %d notices sent",
+        len(report.plan.requests), len(report.changes), report.dispatch.sent,
+    )  # fmt: skip
     return {"requests": len(report.plan.requests), "changes": len(report.changes)}
 
 
@@ -25,9 +28,48 @@ def deadline_watch(log: logging.Logger) -> dict[str, int]:
     from chalicelib.workflows.reminders import deadline_watch as watch
 
     rt = runtime()
-    reminded = watch(rt.store, rt.notifier, rt.policy, clock.utc_now())
-    log.info("deadline watch: %d reminders", len(reminded))
-    return {"reminded": len(reminded)}
+    report = watch(rt.store, rt.filer, rt.policy, clock.utc_now(), rt.settings.account)
+    for tracked in report.missed:  # the "missed" alarm counts these lines (infra/)
+        log.error("request missed: %s (deadline %s)", tracked.id, tracked.request.deadline)
+    for failure in report.failures:
+        log.warning("auto-filing failed: %s", failure)
+    announce(rt, log)
+    log.info("deadline watch: %d reminders, %d missed", len(report.reminded), len(report.missed))
+    return {"reminded": len(report.reminded), "missed": len(report.missed)}
+
+
+def case_follow_up(log: logging.Logger) -> dict[str, int]:
+    from chalicelib.workflows.follow_up import follow_up
+
+    rt = runtime()
+    report = follow_up(rt.store, rt.filer, rt.policy, clock.utc_now(), rt.settings.account)
+    for failure in report.failures:
+        log.warning("follow-up: %s", failure)
+    announce(rt, log)
+    return {
+        "filed": len(report.filed),
+        "followed": len(report.followed),
+        "urged": len(report.urged),
+    }
+
+
+def filing_work(body: str, log: logging.Logger) -> None:
+    """One job from the filing queue (chalicelib.entry.jobs)."""
+    from chalicelib.entry.jobs import run_job
+
+    run_job(runtime(), json.loads(body), log)
+
+
+def announce(rt: Runtime, log: logging.Logger) -> None:
+    """Send the outbox; what cannot be sent now waits for the next run."""
+    from chalicelib.workflows.notices import dispatch_notices
+
+    _log_held(log, dispatch_notices(rt.store, rt.notifier, clock.utc_now()).held)
+
+
+def _log_held(log: logging.Logger, held: list[str]) -> None:
+    for problem in held:
+        log.warning("notice not sent yet: %s", problem)
 
 
 def forecast_drop(bucket: str, key: str, log: logging.Logger) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.planner import make_plan
 from chalicelib.domain.policy import Policy
 from chalicelib.domain.tracking import Change, reconcile
+from chalicelib.workflows.notices import DispatchReport, dispatch_notices
 from chalicelib.workflows.ports import Notifier, Store, TrafficSource
 from chalicelib.workflows.retry import retry_on_conflict
 
@@ -21,6 +22,7 @@ from chalicelib.workflows.retry import retry_on_conflict
 class CycleReport:
     plan: Plan
     changes: list[Change]
+    dispatch: DispatchReport
 
 
 def current_plan(store: Store, source: TrafficSource, policy: Policy, now: dt.datetime) -> Plan:
@@ -30,11 +32,11 @@ def current_plan(store: Store, source: TrafficSource, policy: Policy, now: dt.da
 def run_cycle(
     store: Store, source: TrafficSource, notifier: Notifier, policy: Policy, now: dt.datetime
 ) -> CycleReport:
-    """One scheduled cycle. Safe to run twice at once, or again on the same input."""
+    """One scheduled cycle. Safe to run twice at once, or again on the same input. Its changes
+    are announced through the outbox, with whatever an earlier run left unsent."""
     plan = current_plan(store, source, policy, now)
     changes = apply_plan(store, plan, policy)
-    notifier.announce(changes)
-    return CycleReport(plan, changes)
+    return CycleReport(plan, changes, dispatch_notices(store, notifier, now))
 
 
 def replan(store: Store, source: TrafficSource, policy: Policy, now: dt.datetime) -> list[Change]:
@@ -50,7 +52,8 @@ def apply_plan(store: Store, plan: Plan, policy: Policy) -> list[Change]:
         stored = {t.id: t for t in store.list_requests()}
         lost_a_race = False
         margin = dt.timedelta(hours=policy.rematch_margin_hours)
-        for change in reconcile(stored, plan, plan.now, margin):
+        peak_change = policy.approvals.material_peak_change
+        for change in reconcile(stored, plan, plan.now, margin, peak_change):
             try:
                 store.save_request(change.after, change.expected_version, change.audit)
             except Conflict:

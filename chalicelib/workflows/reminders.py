@@ -1,79 +1,123 @@
-"""The deadline watch: remind about every request still to be filed whose deadline is near."""
+"""The deadline watch: reminders at the policy's points before each deadline, `missed` after it.
+
+Reminders go in the request's thread at the working-day points of ``policy.approvals`` (default
+3, 1 and 0 working days before the deadline), each at most once however often the watch runs;
+after a skipped day only the most urgent point due is sent. With ``auto_file_when_unanswered`` a
+request nobody answered is approved and filed at the last point.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from chalicelib.domain import lifecycle
-from chalicelib.domain.assurance import Status, status_at
 from chalicelib.domain.policy import Policy
-from chalicelib.domain.tracking import AuditEntry, TrackedRequest
-from chalicelib.workflows.ports import Notifier, Store
+from chalicelib.domain.tracking import RequestState, TrackedRequest
+from chalicelib.domain.workdays import WorkingDayCalendar
+from chalicelib.workflows.approvals import decide_request
+from chalicelib.workflows.filing import file_request
+from chalicelib.workflows.ports import Filer, FilingError, Store
 from chalicelib.workflows.retry import retry_on_conflict
 
 WATCH = "deadline-watch"
+AUTO = "deadline-watch (unanswered at the last reminder)"
+
+
+@dataclass(frozen=True)
+class WatchReport:
+    reminded: list[TrackedRequest] = field(default_factory=list)
+    missed: list[TrackedRequest] = field(default_factory=list)
+    auto_filed: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
 
 def deadline_watch(
-    store: Store, notifier: Notifier, policy: Policy, now: dt.datetime
-) -> list[TrackedRequest]:
-    """At most one reminder per request per local day, however often the watch runs; a request
-    still unfiled when its deadline has passed becomes `missed`."""
-    today = now.astimezone(policy.zone).date()
-    reminded = []
+    store: Store, filer: Filer, policy: Policy, now: dt.datetime, account: str = ""
+) -> WatchReport:
+    calendar = WorkingDayCalendar(policy.calendar)
+    report = WatchReport()
     for tracked in store.list_requests():
-        after = _remind_once(store, tracked, policy, now, today)
-        if after is not None:
-            reminded.append(after)
-    notifier.remind(reminded)
-    return reminded
+        if lifecycle.is_missed(tracked, now):
+            report.missed.extend(_record(store, tracked.id, now, _miss))
+            continue
+        point = reminder_due(tracked, policy, calendar, now)
+        if point is None:
+            continue
+        report.reminded.extend(_record(store, tracked.id, now, _remind_at(point, policy, calendar)))
+        if point == min(policy.approvals.reminder_working_days) and _auto_files(tracked, policy):
+            _auto_file(store, filer, tracked.id, policy, now, account, report)
+    return report
 
 
-def _remind_once(
-    store: Store, tracked: TrackedRequest, policy: Policy, now: dt.datetime, today: dt.date
-) -> TrackedRequest | None:
-    """Record the reminder as a conditional write; after a lost race, decide again on a re-read."""
-    reads = [tracked]
-
-    def attempt() -> TrackedRequest | None:
-        current = reads.pop() if reads else store.get_request(tracked.id)
-        decision = None if current is None else _reminder(current, policy, now, today)
-        if current is None or decision is None:
-            return None
-        after, audit = decision
-        store.save_request(after, current.version, audit)
-        return after
-
-    return retry_on_conflict(attempt, f"request {tracked.id}")
-
-
-def _reminder(
-    tracked: TrackedRequest, policy: Policy, now: dt.datetime, today: dt.date
-) -> tuple[TrackedRequest, AuditEntry] | None:
-    if lifecycle.is_missed(tracked, now):
-        return lifecycle.mark_missed(tracked, now, WATCH)  # unfiled at its deadline: unprotected
-    status = status_at(tracked.request.deadline, now, policy)
-    if not tracked.needs_filing or status is Status.UPCOMING or tracked.reminded_on == today:
+def reminder_due(
+    tracked: TrackedRequest, policy: Policy, calendar: WorkingDayCalendar, now: dt.datetime
+) -> int | None:
+    """The reminder point to send now, if any: the most urgent point reached and not yet sent."""
+    if not tracked.needs_filing:
         return None
-    after = tracked.model_copy(
-        update={
-            "request": tracked.request.model_copy(update={"status": status}),
-            "reminded_on": today,
-            "version": tracked.version + 1,
-            "updated_at": now,
-        }
+    zone = policy.zone
+    left = calendar.working_days_after(
+        now.astimezone(zone).date(), tracked.request.deadline.astimezone(zone).date()
     )
-    changes: dict[str, tuple[Any, Any]] = {
-        "status": (tracked.request.status.value, status.value),
-        "reminded_on": (_iso(tracked.reminded_on), today.isoformat()),
-    }
-    audit = AuditEntry(
-        request_id=tracked.id, version=after.version, at=now, actor=WATCH,
-        action="reminded", changes=changes,
-    )  # fmt: skip
-    return after, audit
+    reached = [p for p in policy.approvals.reminder_working_days if left <= p]
+    if not reached:
+        return None
+    point = min(reached)
+    if tracked.last_reminder is not None and tracked.last_reminder <= point:
+        return None
+    return point
 
 
-def _iso(day: dt.date | None) -> str | None:
-    return day.isoformat() if day else None
+Step = Callable[[TrackedRequest, dt.datetime], lifecycle.Transition | None]
+
+
+def _miss(tracked: TrackedRequest, now: dt.datetime) -> lifecycle.Transition | None:
+    return lifecycle.mark_missed(tracked, now, WATCH) if lifecycle.is_missed(tracked, now) else None
+
+
+def _remind_at(point: int, policy: Policy, calendar: WorkingDayCalendar) -> Step:
+    def step(tracked: TrackedRequest, now: dt.datetime) -> lifecycle.Transition | None:
+        if reminder_due(tracked, policy, calendar, now) != point:
+            return None  # someone else sent it meanwhile, or the request moved on
+        return lifecycle.reminded(tracked, point, WATCH, now)
+
+    return step
+
+
+def _record(store: Store, request_id: str, now: dt.datetime, step: Step) -> list[TrackedRequest]:
+    """Apply ``step`` as a conditional write; after a lost race, decide again on a re-read."""
+
+    def attempt() -> list[TrackedRequest]:
+        tracked = store.get_request(request_id)
+        transition = None if tracked is None else step(tracked, now)
+        if tracked is None or transition is None:
+            return []
+        after, audit = transition
+        store.save_request(after, tracked.version, audit)
+        return [after]
+
+    return retry_on_conflict(attempt, f"request {request_id}")
+
+
+def _auto_files(tracked: TrackedRequest, policy: Policy) -> bool:
+    return policy.approvals.auto_file_when_unanswered and tracked.state is RequestState.PENDING
+
+
+def _auto_file(
+    store: Store,
+    filer: Filer,
+    request_id: str,
+    policy: Policy,
+    now: dt.datetime,
+    account: str,
+    report: WatchReport,
+) -> None:
+    try:
+        decide_request(store, request_id, "approved", AUTO, now)
+        file_request(store, filer, request_id, AUTO, now, policy.zone, account)
+    except (lifecycle.WrongState, FilingError) as exc:  # recorded and announced already
+        report.failures.append(f"{request_id}: {exc}")
+        return
+    report.auto_filed.append(request_id)

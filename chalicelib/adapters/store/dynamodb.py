@@ -1,4 +1,4 @@
-"""The AWS store: four DynamoDB tables, every request write a conditional transaction.
+"""The AWS store: five DynamoDB tables, every request write a conditional transaction.
 
 Tables, named from a prefix P (CloudFormation creates them in production; keep
 the key schema below in step with infra/):
@@ -7,9 +7,12 @@ the key schema below in step with infra/):
 - ``P-requests``: partition key ``id`` (S); ``version`` (N), ``deadline`` (S), ``doc`` (S, JSON)
 - ``P-audit``:    partition key ``request_id`` (S), sort key ``version`` (N); ``doc`` (S, JSON)
 - ``P-traffic``:  partition key ``key`` (S, metric/scope/YYYY-MM); ``blob`` (B), ``version`` (N)
+- ``P-notices``:  partition key ``request_id`` (S), sort key ``version`` (N); ``doc`` (S, JSON):
+  the outbox of notifications, written with the change they announce, deleted once sent
 
 Reads are strongly consistent. Lists are Scans, paged through and sorted here: the tables hold
-one team's calendar and requests (hundreds of items), not a data set worth an index.
+one team's calendar and requests (hundreds of items), not a data set worth an index; the notices
+table holds only what is not sent yet.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from botocore.exceptions import ClientError
 from chalicelib.adapters.store.chunks import Chunk, assemble, merge_chunk, split_into_chunks
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.events import Event
+from chalicelib.domain.notices import Notice, in_sending_order
 from chalicelib.domain.tracking import AuditEntry, TrackedRequest
 from chalicelib.domain.traffic import TrafficSet
 
@@ -75,6 +79,7 @@ class DynamoStore:
         self.requests_table = f"{table_prefix}-requests"
         self.audit_table = f"{table_prefix}-audit"
         self.traffic_table = f"{table_prefix}-traffic"
+        self.notices_table = f"{table_prefix}-notices"
 
     @classmethod
     def connect(cls, table_prefix: str, endpoint: str | None = None) -> DynamoStore:
@@ -93,7 +98,7 @@ class DynamoStore:
     # -- tables (production tables come from CloudFormation) -----------------------------------
 
     def table_definitions(self) -> list[dict[str, Any]]:
-        """CreateTable arguments of the four tables, on-demand capacity."""
+        """CreateTable arguments of the five tables, on-demand capacity."""
 
         def table(name: str, keys: Sequence[tuple[str, str, str]]) -> dict[str, Any]:
             return {
@@ -110,6 +115,7 @@ class DynamoStore:
             table(self.requests_table, [("id", "S", "HASH")]),
             table(self.audit_table, [("request_id", "S", "HASH"), ("version", "N", "RANGE")]),
             table(self.traffic_table, [("key", "S", "HASH")]),
+            table(self.notices_table, [("request_id", "S", "HASH"), ("version", "N", "RANGE")]),
         ]
 
     def create_tables(self, timeout: float = 120.0) -> None:
@@ -130,7 +136,7 @@ class DynamoStore:
                 time.sleep(0.5)
 
     def delete_tables(self) -> None:
-        """Drop the four tables (tests and local tooling; never wired to production)."""
+        """Drop the five tables (tests and local tooling; never wired to production)."""
         for definition in self.table_definitions():
             try:
                 self.client.delete_table(TableName=definition["TableName"])
@@ -178,7 +184,11 @@ class DynamoStore:
         return sorted(tracked, key=lambda t: (t.request.deadline, t.id))
 
     def save_request(
-        self, tracked: TrackedRequest, expected_version: int | None, audit: AuditEntry
+        self,
+        tracked: TrackedRequest,
+        expected_version: int | None,
+        audit: AuditEntry,
+        announce: bool = True,
     ) -> None:
         request_put: dict[str, Any] = {
             "TableName": self.requests_table,
@@ -206,7 +216,16 @@ class DynamoStore:
             "ConditionExpression": "attribute_not_exists(#rid)",
             "ExpressionAttributeNames": {"#rid": "request_id"},
         }
-        reasons = self._transact([{"Put": request_put}, {"Put": audit_put}])
+        actions = [{"Put": request_put}, {"Put": audit_put}]
+        if announce:
+            notice = Notice(request=tracked, audit=audit)
+            notice_item = {
+                "request_id": _s(notice.request_id),
+                "version": _n(notice.version),
+                "doc": _s(notice.model_dump_json()),
+            }
+            actions.append({"Put": {"TableName": self.notices_table, "Item": notice_item}})
+        reasons = self._transact(actions)
         if reasons is not None:
             raise Conflict(
                 f"request {tracked.id} is no longer at version {expected_version} as read"
@@ -224,6 +243,16 @@ class DynamoStore:
             ScanIndexForward=True,  # by version, oldest first
         )
         return [AuditEntry.model_validate_json(item["doc"]["S"]) for item in items]
+
+    # -- the outbox of notices ----------------------------------------------------------------
+
+    def pending_notices(self) -> list[Notice]:
+        items = self._scan(self.notices_table)
+        return in_sending_order([Notice.model_validate_json(i["doc"]["S"]) for i in items])
+
+    def notice_sent(self, notice: Notice) -> None:
+        key = {"request_id": _s(notice.request_id), "version": _n(notice.version)}
+        self.client.delete_item(TableName=self.notices_table, Key=key)
 
     # -- traffic ------------------------------------------------------------------------------
 

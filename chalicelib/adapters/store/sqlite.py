@@ -11,6 +11,7 @@ from pathlib import Path
 from chalicelib.adapters.store.chunks import Chunk, assemble, merge_chunk, split_into_chunks
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.events import Event
+from chalicelib.domain.notices import Notice, in_sending_order
 from chalicelib.domain.tracking import AuditEntry, TrackedRequest
 from chalicelib.domain.traffic import TrafficSet
 
@@ -28,6 +29,12 @@ MIGRATIONS = (
     """,
     """
     CREATE TABLE traffic (key TEXT PRIMARY KEY, blob BLOB NOT NULL);
+    """,
+    """
+    CREATE TABLE notices (
+        request_id TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL,
+        PRIMARY KEY (request_id, version)
+    );
     """,
 )
 
@@ -122,7 +129,11 @@ class SqliteStore:
         return sorted(tracked, key=lambda t: (t.request.deadline, t.id))
 
     def save_request(
-        self, tracked: TrackedRequest, expected_version: int | None, audit: AuditEntry
+        self,
+        tracked: TrackedRequest,
+        expected_version: int | None,
+        audit: AuditEntry,
+        announce: bool = True,
     ) -> None:
         with self._transaction() as db:
             row = db.execute("SELECT version FROM requests WHERE id = ?", (tracked.id,)).fetchone()
@@ -152,12 +163,31 @@ class SqliteStore:
                 raise Conflict(
                     f"audit entry {audit.request_id} v{audit.version} exists already"
                 ) from None
+            if announce:
+                notice = Notice(request=tracked, audit=audit)
+                db.execute(
+                    "INSERT OR REPLACE INTO notices (request_id, version, doc) VALUES (?, ?, ?)",
+                    (notice.request_id, notice.version, notice.model_dump_json()),
+                )
 
     def audit_trail(self, request_id: str) -> list[AuditEntry]:
         rows = self._db.execute(
             "SELECT doc FROM audit WHERE request_id = ? ORDER BY version", (request_id,)
         )
         return [AuditEntry.model_validate_json(doc) for (doc,) in rows]
+
+    # -- the outbox of notices ----------------------------------------------------------------
+
+    def pending_notices(self) -> list[Notice]:
+        rows = self._db.execute("SELECT doc FROM notices")
+        return in_sending_order([Notice.model_validate_json(doc) for (doc,) in rows])
+
+    def notice_sent(self, notice: Notice) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM notices WHERE request_id = ? AND version = ?",
+                (notice.request_id, notice.version),
+            )
 
     # -- traffic ------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from chalicelib.config.settings import Settings
 from chalicelib.domain.errors import Conflict, InputError, NotFound
 from chalicelib.domain.events import Event
 from chalicelib.entry.api.models import EventBody
+from chalicelib.workflows.ports import FilingError
 
 MAX_JSON_BYTES = 256 * 1024  # events and other small bodies
 MAX_FORECAST_BYTES = 6 * 1024 * 1024  # Lambda's own limit for a synchronous payload
@@ -52,6 +53,8 @@ def as_api_error(exc: Exception) -> ApiError | None:
         return ApiError(404, "not-found", str(exc))
     if isinstance(exc, Conflict):
         return ApiError(409, "conflict", str(exc))
+    if isinstance(exc, FilingError):
+        return ApiError(502, "filing-failed", f"the filer failed (recorded, retried): {exc}")
     return None
 
 

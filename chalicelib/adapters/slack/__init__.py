@@ -1,0 +1,1 @@
+"""Slack: the approval message and its thread (notifier), what they say (messages)."""
