@@ -2,10 +2,11 @@
 
 The app is packaged once per run (infra/package.py, the same arguments as ``chalice package``)
 into a temporary directory. The tests then read the merged SAM template and check what the
-deployment depends on: the four tables as the store expects them, the runtime environment of
-every function (and that Settings accepts it), our least-privilege policy on every function,
-the S3 drop wired to the stack's own bucket, an alarm on each schedule, no dependency cycle
-once SAM expands its events, a clean cfn-lint, and the deployment package size.
+deployment depends on: the five tables as the store expects them, each function's environment
+(only its own secrets, and that Settings accepts it), each function's own least-privilege
+policy, the S3 drop wired to the stack's own bucket, the filing queue and its dead letters,
+the alarms, no dependency cycle once SAM expands its events, a clean cfn-lint, and the
+deployment package size.
 
 Packaging takes a few seconds when Chalice's dependency cache (.chalice/deployments) is warm
 and about a minute when it has to fetch the Lambda wheels, hence ``slow``; ``make test`` runs it.
@@ -31,21 +32,48 @@ STAGE = "dev"
 MAX_DEPLOYMENT_ZIP_BYTES = 15 * 1024 * 1024  # the project's target for deployment.zip
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # function plus layers, unzipped (a Lambda quota)
 
+BUCKET_NAME = {"Fn::Sub": "${AWS::StackName}-${AWS::AccountId}-${AWS::Region}"}
 # What every function must get at runtime, and from where: intrinsics come from the stack
-# (infra/template.json Globals), plain strings from .chalice/config.json.
+# (infra/template.json), plain strings from .chalice/config.json.
 EXPECTED_ENV = {
     "BURST_ASSURANCE_STORE": "dynamodb",
     "BURST_ASSURANCE_TRAFFIC_SOURCE": "store",
     "BURST_ASSURANCE_TABLE_PREFIX": {"Ref": "AWS::StackName"},
-    "BURST_ASSURANCE_SECRET_ID": {"Ref": "RuntimeSecret"},
-    "BURST_ASSURANCE_BUCKET": {"Fn::Sub": "${AWS::StackName}-${AWS::AccountId}-${AWS::Region}"},
+}
+# Which secrets each function reads (chalicelib.config.bootstrap.SECRETS): only what its work
+# needs, as variable -> the secret resource it names. Its role may read exactly these.
+SECRETS = {
+    "api_secret_id": "ApiSecret",
+    "slack_secret_id": "SlackSecret",
+    "huawei_secret_id": "HuaweiSecret",
+}
+FUNCTION_SECRETS = {
+    "APIHandler": {"ApiSecret", "SlackSecret"},  # tokens; Slack signatures and modals
+    "PlanningCycle": {"SlackSecret"},  # sends the outbox
+    "DeadlineWatch": {"SlackSecret", "HuaweiSecret"},  # and files automatically
+    "CaseFollowUp": {"SlackSecret", "HuaweiSecret"},
+    "FilingWorker": {"SlackSecret", "HuaweiSecret"},
+    "ForecastDrop": set(),
+}
+POLICY_FILES = {  # .chalice/config.json lambda_functions
+    "APIHandler": "policy-api-handler.json",
+    "PlanningCycle": "policy-planning-cycle.json",
+    "DeadlineWatch": "policy-deadline-watch.json",
+    "CaseFollowUp": "policy-case-follow-up.json",
+    "FilingWorker": "policy-filing-worker.json",
+    "ForecastDrop": "policy-forecast-drop.json",
 }
 TABLES = {  # logical id -> table name suffix after the prefix
     "EventsTable": "events",
     "RequestsTable": "requests",
     "AuditTable": "audit",
     "TrafficTable": "traffic",
+    "NoticesTable": "notices",
 }
+# Tables whose items are never deleted, and whose items are only written in transactions.
+KEPT_TABLES = ("RequestsTable", "AuditTable", "TrafficTable")
+TRANSACTIONAL_TABLES = ("RequestsTable", "AuditTable", "TrafficTable", "NoticesTable")
+IN_TRANSACTION = {"StringEquals": {"dynamodb:EnclosingOperation": "TransactWriteItems"}}
 ALLOWED_ACTIONS = {
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
@@ -58,6 +86,11 @@ ALLOWED_ACTIONS = {
     "secretsmanager:GetSecretValue",
     "logs:CreateLogStream",
     "logs:PutLogEvents",
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "ses:SendEmail",
 }
 
 SAM_FUNCTION = "AWS::Serverless::Function"
@@ -123,6 +156,30 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def role_of(packaged: Packaged, function: str) -> dict[str, Any]:
+    role_ref = packaged.functions[function]["Properties"]["Role"]
+    assert isinstance(role_ref, dict), f"{function} uses a role from outside the stack"
+    role: dict[str, Any] = packaged.resources[role_ref["Fn::GetAtt"][0]]
+    return role
+
+
+def grants(packaged: Packaged, function: str) -> list[tuple[str, Any, dict[str, Any]]]:
+    """(action, resource, condition) for every Allow in the function's role."""
+    found = []
+    for policy in role_of(packaged, function)["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if statement["Effect"] != "Allow":
+                continue
+            for action in as_list(statement["Action"]):
+                for resource in as_list(statement["Resource"]):
+                    found.append((action, resource, statement.get("Condition", {})))
+    return found
+
+
+def table_arn(logical_id: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
 _SUB_NAME = re.compile(r"\$\{([A-Za-z0-9:]+)(?:\.[A-Za-z0-9.]+)?\}")
 
 
@@ -147,17 +204,30 @@ def references(node: Any) -> set[str]:
     return {name for name in found if not name.startswith("AWS::")}
 
 
-def placeholder(value: Any) -> str:
-    """A stand-in for what CloudFormation will resolve an intrinsic to."""
-    stand_ins = {
-        json.dumps({"Ref": "AWS::StackName"}): "burst-assurance-dev",
-        json.dumps({"Ref": "RuntimeSecret"}): (
-            "arn:aws:secretsmanager:us-east-1:123456789012:secret:burst-assurance-dev/runtime-Ab12"
-        ),
-    }
+def placeholder(value: Any, parameters: dict[str, str] | None = None) -> str:
+    """A stand-in for what CloudFormation will resolve an intrinsic to; a parameter resolves to
+    ``parameters`` or else its default."""
     if isinstance(value, str):
         return value
+    stand_ins = {
+        json.dumps({"Ref": "AWS::StackName"}): "burst-assurance-dev",
+        json.dumps({"Ref": "FilingQueue"}): (
+            "https://sqs.us-east-1.amazonaws.com/123456789012/burst-assurance-dev-filing"
+        ),
+    }
+    stand_ins |= {
+        json.dumps({"Ref": secret}): (
+            f"arn:aws:secretsmanager:us-east-1:123456789012:secret:burst-assurance-dev/{secret}-Ab12"
+        )
+        for secret in SECRETS.values()
+    }
+    if "Ref" in value and value["Ref"] in (parameters or {}):
+        return (parameters or {})[value["Ref"]]
     return stand_ins.get(json.dumps(value), "burst-assurance-dev-123456789012-us-east-1")
+
+
+def defaults(packaged: Packaged) -> dict[str, str]:
+    return {name: p.get("Default", "") for name, p in packaged.template["Parameters"].items()}
 
 
 # -- the package -------------------------------------------------------------------------------
@@ -227,6 +297,7 @@ def test_tables_match_the_store_and_are_protected(packaged: Packaged) -> None:
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert props["SSESpecification"] == {"SSEEnabled": True}
+        assert props["DeletionProtectionEnabled"] is True
         assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
 
 
@@ -234,9 +305,7 @@ def test_tables_match_the_store_and_are_protected(packaged: Packaged) -> None:
 
 
 def test_functions_are_the_ones_the_app_declares(packaged: Packaged) -> None:
-    assert {"APIHandler", "PlanningCycle", "DeadlineWatch", "ForecastDrop"} <= set(
-        packaged.functions
-    )
+    assert set(packaged.functions) == set(FUNCTION_SECRETS) == set(POLICY_FILES)
 
 
 def test_every_function_gets_the_runtime_environment(packaged: Packaged) -> None:
@@ -244,32 +313,70 @@ def test_every_function_gets_the_runtime_environment(packaged: Packaged) -> None
         env = effective_env(packaged, function)
         for key, value in EXPECTED_ENV.items():
             assert env.get(key) == value, f"{name}: {key}"
+    drop = effective_env(packaged, packaged.functions["ForecastDrop"])
+    assert drop["BURST_ASSURANCE_BUCKET"] == BUCKET_NAME
+
+
+def test_each_function_names_exactly_its_own_secrets(packaged: Packaged) -> None:
+    for name, function in packaged.functions.items():
+        env = effective_env(packaged, function)
+        named = {
+            references(env[f"BURST_ASSURANCE_{field.upper()}"]).pop(): secret
+            for field, secret in SECRETS.items()
+            if f"BURST_ASSURANCE_{field.upper()}" in env
+        }
+        assert all(ref == secret for ref, secret in named.items()), name  # the right variable
+        assert set(named) == FUNCTION_SECRETS[name], name
+        readable = {
+            references(resource).pop()
+            for action, resource, _ in grants(packaged, name)
+            if action == "secretsmanager:GetSecretValue"
+        }
+        assert readable == FUNCTION_SECRETS[name], name
 
 
 def test_settings_accept_the_runtime_environment(packaged: Packaged) -> None:
     # Settings forbids unknown BURST_ASSURANCE_* names: an extra variable here would fail every
-    # invocation on AWS, and a typo would silently fall back to a default.
+    # invocation on AWS, and a typo would silently fall back to a default. Every value a
+    # parameter allows must be one Settings accepts, too.
     from chalicelib.config.settings import Settings
 
+    choices = [defaults(packaged)]
+    for parameter, spec in packaged.template["Parameters"].items():
+        choices += [{**defaults(packaged), parameter: v} for v in spec.get("AllowedValues", [])]
     for name, function in packaged.functions.items():
-        env = {k: placeholder(v) for k, v in effective_env(packaged, function).items()}
-        settings = Settings.from_env(env)
-        assert settings.store == "dynamodb", name
-        assert settings.table_prefix == env["BURST_ASSURANCE_TABLE_PREFIX"], name
+        for parameters in choices:
+            env = {
+                k: placeholder(v, parameters) for k, v in effective_env(packaged, function).items()
+            }
+            settings = Settings.from_env({k: v for k, v in env.items() if v != ""})
+            assert settings.store == "dynamodb", name
+            assert settings.table_prefix == env["BURST_ASSURANCE_TABLE_PREFIX"], name
 
 
-def test_every_function_runs_with_our_policy(packaged: Packaged) -> None:
-    ours = json.loads((ROOT / ".chalice" / "policy-lambda.json").read_text())
+def test_parameters_never_choose_the_outbox_filer(packaged: Packaged) -> None:
+    # Lambda's file system is read-only outside /tmp, and /tmp does not outlive the instance.
+    filer = packaged.template["Parameters"]["Filer"]
+    assert "outbox" not in filer["AllowedValues"]
+    assert filer["Default"] in filer["AllowedValues"]
     for name, function in packaged.functions.items():
-        role_ref = function["Properties"]["Role"]
-        assert isinstance(role_ref, dict), f"{name} uses a role from outside the stack"
-        role = packaged.resources[role_ref["Fn::GetAtt"][0]]
+        value = effective_env(packaged, function).get("BURST_ASSURANCE_FILER")
+        assert value in (None, {"Ref": "Filer"}), name
+
+
+def test_every_function_runs_with_its_own_policy(packaged: Packaged) -> None:
+    roles = set()
+    for name, policy_file in POLICY_FILES.items():
+        ours = json.loads((ROOT / ".chalice" / policy_file).read_text())
+        role = role_of(packaged, name)
         props = role["Properties"]
         assert [p["PolicyDocument"] for p in props["Policies"]] == [ours], name
         assert "ManagedPolicyArns" not in props, name
         assert props["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
             "Service": "lambda.amazonaws.com"
         }
+        roles.add(json.dumps(packaged.functions[name]["Properties"]["Role"]))
+    assert len(roles) == len(POLICY_FILES)
 
 
 def test_iam_grants_only_the_needed_actions_on_named_resources(packaged: Packaged) -> None:
@@ -281,14 +388,82 @@ def test_iam_grants_only_the_needed_actions_on_named_resources(packaged: Package
         assert not any("*" in action for action in actions), holder
         for resource in as_list(statement["Resource"]):
             assert resource != "*", f"{holder}: {statement.get('Sid')} on every resource"
-            if any(a.split(":")[0] in ("dynamodb", "secretsmanager") for a in actions):
+            if any(a.split(":")[0] in ("dynamodb", "secretsmanager", "sqs") for a in actions):
                 assert isinstance(resource, dict), holder  # a Ref/GetAtt to our own resource
 
 
-def test_audit_trail_cannot_be_deleted_by_the_functions(packaged: Packaged) -> None:
-    for _, statement in statements(packaged):
-        if statement["Effect"] == "Allow" and "dynamodb:DeleteItem" in as_list(statement["Action"]):
-            assert {"Fn::GetAtt": ["AuditTable", "Arn"]} not in as_list(statement["Resource"])
+def test_no_function_deletes_requests_audit_or_traffic(packaged: Packaged) -> None:
+    for name in packaged.functions:
+        for action, resource, _ in grants(packaged, name):
+            if action == "dynamodb:DeleteItem":
+                assert resource not in [table_arn(t) for t in KEPT_TABLES], name
+
+
+def test_requests_audit_traffic_and_notices_are_written_only_in_transactions(
+    packaged: Packaged,
+) -> None:
+    # A plain PutItem could overwrite a request or an audit entry without the version check
+    # the store's transactions carry.
+    kept = [table_arn(t) for t in TRANSACTIONAL_TABLES]
+    for name in packaged.functions:
+        for action, resource, condition in grants(packaged, name):
+            if action in ("dynamodb:PutItem", "dynamodb:ConditionCheckItem") and resource in kept:
+                assert condition == IN_TRANSACTION, f"{name}: {action} on {resource}"
+
+
+def test_each_function_reaches_only_the_tables_its_work_needs(packaged: Packaged) -> None:
+    def tables(name: str, *actions: str) -> set[str]:
+        return {
+            references(resource).pop()
+            for action, resource, _ in grants(packaged, name)
+            if action in actions and action.startswith("dynamodb:")
+        }
+
+    writes = ("dynamodb:PutItem", "dynamodb:DeleteItem")
+    assert tables("ForecastDrop", *writes) == {"TrafficTable"}
+    assert tables("ForecastDrop", "dynamodb:Scan", "dynamodb:GetItem", "dynamodb:Query") == set()
+    assert tables("APIHandler", "dynamodb:DeleteItem") == {"EventsTable"}
+    for name in ("PlanningCycle", "DeadlineWatch", "CaseFollowUp", "FilingWorker"):
+        assert tables(name, "dynamodb:DeleteItem") == {"NoticesTable"}, name
+        assert "TrafficTable" not in tables(name, *writes), name
+        assert "EventsTable" not in tables(name, *writes), name
+    audit_actions = {
+        action
+        for name in packaged.functions
+        for action, resource, _ in grants(packaged, name)
+        if resource == table_arn("AuditTable")
+    }
+    assert audit_actions <= {"dynamodb:PutItem", "dynamodb:Query"}
+
+
+def test_only_the_filing_functions_may_send_mail_and_only_from_the_sender(
+    packaged: Packaged,
+) -> None:
+    senders = set()
+    for name in packaged.functions:
+        for action, _, condition in grants(packaged, name):
+            if action == "ses:SendEmail":
+                senders.add(name)
+                assert condition["StringEquals"] == {"ses:FromAddress": {"Ref": "EmailFrom"}}
+                assert "ses:Recipients" in condition["ForAllValues:StringEquals"]
+    assert senders == {"DeadlineWatch", "CaseFollowUp", "FilingWorker"}
+
+
+def test_secrets_hold_no_values_in_the_template(packaged: Packaged) -> None:
+    from chalicelib.config.bootstrap import SECRETS as KEYS
+
+    assert "RuntimeSecret" not in packaged.resources
+    for field, logical_id in SECRETS.items():
+        secret = packaged.resources[logical_id]
+        props = secret["Properties"]
+        generator = props.get("GenerateSecretString", {})
+        shape = json.loads(generator.get("SecretStringTemplate") or props["SecretString"])
+        assert set(shape.values()) == {""}, logical_id
+        generated = {generator["GenerateStringKey"]} if generator else set()
+        assert set(shape) | generated == set(KEYS[field]), logical_id
+        assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == "Retain"
+    generated = packaged.resources["ApiSecret"]["Properties"]["GenerateSecretString"]
+    assert generated["GenerateStringKey"] == "ical_token"
 
 
 # -- S3 drop -----------------------------------------------------------------------------------
@@ -310,7 +485,7 @@ def test_s3_drop_is_wired_to_the_stack_bucket(packaged: Packaged) -> None:
     ]
     # The functions read the drop by the name they are given, under the prefix they listen to.
     bucket_name = packaged.resources["ForecastBucket"]["Properties"]["BucketName"]
-    assert bucket_name == EXPECTED_ENV["BURST_ASSURANCE_BUCKET"]
+    assert bucket_name == BUCKET_NAME
     s3_reads = [s for _, s in statements(packaged) if "s3:GetObject" in as_list(s["Action"])]
     suffix = bucket_name["Fn::Sub"] + "/forecasts/*"
     assert all(
@@ -342,43 +517,128 @@ def test_bucket_is_private_encrypted_versioned_and_tls_only(packaged: Packaged) 
     assert len(as_list(denies[0]["Resource"])) == 2  # the bucket and its objects
 
 
-# -- secret, alarms ----------------------------------------------------------------------------
+# -- API -------------------------------------------------------------------------------------
 
 
-def test_secret_holds_no_values_in_the_template(packaged: Packaged) -> None:
-    props = packaged.resources["RuntimeSecret"]["Properties"]
-    assert "SecretString" not in props
-    shape = json.loads(props["GenerateSecretString"]["SecretStringTemplate"])
-    assert set(shape.values()) == {""}
-    assert set(shape) | {props["GenerateSecretString"]["GenerateStringKey"]} == {
-        "api_token",
-        "ical_token",
-        "slack_signing_secret",
-        "slack_bot_token",
-        "huawei_ak",
-        "huawei_sk",
-        "huawei_domain_id",
+def test_only_the_calendar_feed_and_slack_do_without_the_api_key(packaged: Packaged) -> None:
+    # Neither a calendar client nor Slack can send x-api-key: the feed checks its token, the
+    # interactions route Slack's signature (with the signing secret from SlackSecret).
+    paths = packaged.resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    open_routes = {
+        (path, method)
+        for path, methods in paths.items()
+        for method, operation in methods.items()
+        if isinstance(operation, dict) and "api_key" not in json.dumps(operation.get("security"))
+        and method != "options"
+    }  # fmt: skip
+    assert open_routes == {("/events.ics", "get"), ("/slack/interactions", "post")}
+
+
+# -- filing queue ------------------------------------------------------------------------------
+
+
+def test_the_filing_worker_takes_its_jobs_from_the_stack_queue(packaged: Packaged) -> None:
+    sqs_events = [
+        (name, event)
+        for name, function in packaged.functions.items()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "SQS"
+    ]
+    assert [name for name, _ in sqs_events] == ["FilingWorker"]
+    props = sqs_events[0][1]["Properties"]
+    assert references(props["Queue"]) == {"FilingQueue"}
+    assert props["BatchSize"] == 1
+    assert "burst-assurance-filing" not in json.dumps(packaged.template)  # app.py's placeholder
+    api_env = effective_env(packaged, packaged.functions["APIHandler"])
+    assert api_env["BURST_ASSURANCE_FILING_QUEUE_URL"] == {"Ref": "FilingQueue"}
+    assert api_env["BURST_ASSURANCE_WORK_QUEUE"] == "sqs"
+
+
+def test_the_queue_outlasts_the_worker_and_drains_into_dead_letters(packaged: Packaged) -> None:
+    queue = packaged.resources["FilingQueue"]["Properties"]
+    dead = packaged.resources["FilingDeadLetterQueue"]["Properties"]
+    worker_timeout = packaged.functions["FilingWorker"]["Properties"]["Timeout"]
+    assert queue["VisibilityTimeout"] >= 6 * worker_timeout  # AWS's advice for Lambda
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": table_arn("FilingDeadLetterQueue"),
+        "maxReceiveCount": 5,
     }
+    assert dead["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert dead["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
+    assert queue["SqsManagedSseEnabled"] is dead["SqsManagedSseEnabled"] is True
 
 
-def test_every_schedule_has_an_error_alarm_to_the_topic(packaged: Packaged) -> None:
+def test_only_the_api_queues_jobs_and_only_the_worker_takes_them(packaged: Packaged) -> None:
+    queue_actions = {
+        name: {(action, json.dumps(resource)) for action, resource, _ in grants(packaged, name)
+               if action.startswith("sqs:")}
+        for name in packaged.functions
+    }  # fmt: skip
+    queue = json.dumps(table_arn("FilingQueue"))
+    assert queue_actions.pop("APIHandler") == {("sqs:SendMessage", queue)}
+    assert queue_actions.pop("FilingWorker") == {
+        ("sqs:ReceiveMessage", queue),
+        ("sqs:DeleteMessage", queue),
+        ("sqs:GetQueueAttributes", queue),
+    }
+    assert all(not actions for actions in queue_actions.values()), queue_actions
+
+
+# -- alarms ------------------------------------------------------------------------------------
+
+
+def alarms(packaged: Packaged) -> list[dict[str, Any]]:
+    return [a["Properties"] for a in packaged.of_type("AWS::CloudWatch::Alarm").values()]
+
+
+def test_every_schedule_and_worker_has_an_error_alarm_to_the_topic(packaged: Packaged) -> None:
     scheduled = {
         name
         for name, function in packaged.functions.items()
         if any(e["Type"] == "Schedule" for e in function["Properties"].get("Events", {}).values())
     }
-    assert scheduled == {"PlanningCycle", "DeadlineWatch"}
+    assert scheduled == {"PlanningCycle", "DeadlineWatch", "CaseFollowUp"}
     alarmed = set()
-    for alarm in packaged.of_type("AWS::CloudWatch::Alarm").values():
-        props = alarm["Properties"]
+    for props in alarms(packaged):
         if (props["Namespace"], props["MetricName"]) != ("AWS/Lambda", "Errors"):
             continue
         assert props["Threshold"] == 1
         assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert {"Ref": "AlarmTopic"} in props["AlarmActions"]
         alarmed |= {references(d["Value"]).pop() for d in props["Dimensions"]}
-    assert scheduled <= alarmed
+    assert scheduled | {"FilingWorker", "ForecastDrop"} <= alarmed
     assert packaged.resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+
+
+def test_a_dead_letter_raises_an_alarm(packaged: Packaged) -> None:
+    [props] = [
+        p for p in alarms(packaged)
+        if p["Namespace"] == "AWS/SQS"
+        and p["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    ]  # fmt: skip
+    assert [references(d["Value"]) for d in props["Dimensions"]] == [{"FilingDeadLetterQueue"}]
+    assert (props["Threshold"], props["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert {"Ref": "AlarmTopic"} in props["AlarmActions"]
+
+
+def test_a_missed_request_raises_an_alarm(packaged: Packaged) -> None:
+    # chalicelib/entry/schedules.py logs "request missed: <id>" for each; the filter counts them.
+    filters = packaged.of_type("AWS::Logs::MetricFilter").values()
+    watched = {references(f["Properties"]["LogGroupName"]).pop() for f in filters}
+    assert "DeadlineWatchLogGroup" in watched
+    metrics = set()
+    for f in filters:
+        assert f["Properties"]["FilterPattern"] == '"request missed:"'
+        [transform] = f["Properties"]["MetricTransformations"]
+        metrics.add((json.dumps(transform["MetricNamespace"]), transform["MetricName"]))
+    assert len(metrics) == 1
+    [(namespace, metric)] = metrics
+    [props] = [
+        p for p in alarms(packaged)
+        if (json.dumps(p["Namespace"]), p["MetricName"]) == (namespace, metric)
+    ]  # fmt: skip
+    assert (props["Threshold"], props["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert {"Ref": "AlarmTopic"} in props["AlarmActions"]
 
 
 # -- the template as a whole -------------------------------------------------------------------

@@ -102,3 +102,9 @@ class FilingBody(_Strict):
 class ManualFilingBody(_Strict):
     by: str = Field(min_length=1, max_length=100)
     ticket: str = Field(min_length=1, max_length=100, description="the case number")
+
+
+class SlackInteraction(BaseModel):
+    """What Slack posts to /slack/interactions, form-encoded and signed."""
+
+    payload: str  # JSON: a block_actions click or a view_submission

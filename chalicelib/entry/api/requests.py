@@ -19,6 +19,8 @@ from chalicelib.entry.api.models import (
     RequestDetail,
     RequestQuery,
 )
+from chalicelib.entry.jobs import submit
+from chalicelib.workflows import requests as tracked_requests
 from chalicelib.workflows.requests import find_requests, request_history
 
 routes = Routes("requests")
@@ -75,14 +77,19 @@ def _decide(rt: Runtime, request_id: str, outcome: Literal["approved", "rejected
 
 
 @routes.route(
-    f"{REQUEST_PATH}/file", "POST", "File an approved request with the configured filer",
-    response=TrackedRequest, body={"application/json": FilingBody}, errors=(400, 404, 409),
+    f"{REQUEST_PATH}/file", "POST",
+    "File an approved request with the configured filer (on AWS: queued, 202)",
+    response=TrackedRequest, body={"application/json": FilingBody}, errors=(400, 404, 409, 502),
 )  # fmt: skip
 def file_request(rt: Runtime, rule: str, scope: str, period: str) -> Response:
     from chalicelib.workflows.filing import file_request as file
 
     body = parse_model(FilingBody, parse_json(routes.body()))
     request_id = _request_id(rule, scope, period)
+    if rt.settings.work_queue == "sqs":  # the filing worker holds the filer's secrets, not us
+        tracked = tracked_requests.get_request(rt.store, request_id)
+        submit(rt, {"job": "file", "request_id": request_id, "by": body.by}, routes.blueprint.log)
+        return json_response(tracked.model_dump(mode="json"), 202)
     after = file(
         rt.store, rt.filer, request_id, body.by, clock.utc_now(), rt.policy.zone,
         rt.settings.account,
