@@ -16,9 +16,18 @@ $(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt pyprojec
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
+# The whole loop with no credentials: plan, remind, approve the first pending request, file it
+# into the outbox folder, print its evidence. A second run finds nothing left to approve.
 run: $(VENV)/.installed
 	$(BIN)/burst-assurance events import examples/events.ics --now $(EXAMPLE_NOW)
 	$(BIN)/burst-assurance run --now $(EXAMPLE_NOW)
+	$(BIN)/burst-assurance watch --now $(EXAMPLE_NOW)
+	@id=$$($(BIN)/burst-assurance requests list --state pending --format ids | head -n 1); \
+	if [ -n "$$id" ]; then set -e; \
+	  $(BIN)/burst-assurance requests approve "$$id" --by demo --now $(EXAMPLE_NOW); \
+	  $(BIN)/burst-assurance requests file "$$id" --by demo --now $(EXAMPLE_NOW); \
+	  $(BIN)/burst-assurance requests evidence "$$id"; \
+	fi
 
 plan: $(VENV)/.installed
 	$(BIN)/burst-assurance plan --traffic examples/traffic/*.csv.gz --events examples/events.ics --now $(EXAMPLE_NOW)
@@ -31,6 +40,7 @@ local: $(VENV)/.installed
 	BURST_ASSURANCE_DATA_DIR=$(LOCAL_DATA) \
 	BURST_ASSURANCE_API_TOKEN=$${BURST_ASSURANCE_API_TOKEN:-dev-token} \
 	BURST_ASSURANCE_ICAL_TOKEN=$${BURST_ASSURANCE_ICAL_TOKEN:-dev-feed-token} \
+	BURST_ASSURANCE_WORK_QUEUE=$${BURST_ASSURANCE_WORK_QUEUE:-thread} \
 	$(BIN)/chalice local --stage local --port 8000
 
 # The CloudFormation template and zips for a stage (see infra/README.md to deploy them).

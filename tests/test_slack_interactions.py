@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -217,10 +218,14 @@ def test_two_approvers_clicking_at_once_give_one_decision(client, slack):
         answers.append(post(client, *request).status_code)
 
     threads = [threading.Thread(target=press, args=(u,)) for u in (APPROVER, OTHER_APPROVER)]
+    environ = os.environ
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    # chalice.test swaps os.environ for a copy during each call and puts back what it found:
+    # two calls at once can leave the copy in place, and later tests would inherit this one's.
+    os.environ = environ  # noqa: B003 - the very object chalice.test swapped out
     assert answers == [200, 200]
     decided = [e for e in bootstrap.runtime().store.audit_trail(REQUEST) if e.action == "decided"]
     assert len(decided) == 1

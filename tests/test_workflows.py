@@ -15,8 +15,9 @@ from chalicelib.adapters.store.sqlite import SqliteStore
 from chalicelib.adapters.traffic_sources import StoredTrafficSource
 from chalicelib.domain.events import Event
 from chalicelib.domain.policy import Policy
-from chalicelib.domain.tracking import AuditEntry, Decision, Presence
+from chalicelib.domain.tracking import Presence
 from chalicelib.domain.traffic import TrafficSet, parse_csv
+from chalicelib.workflows.approvals import decide_request
 from chalicelib.workflows.events import remove_event, save_event
 from chalicelib.workflows.notices import dispatch_notices
 from chalicelib.workflows.planning import run_cycle
@@ -44,19 +45,8 @@ def store(tmp_path):
 
 
 def decide(store, request_id: str, outcome: str, by: str, at: dt.datetime):
-    """Record a person's decision as the approval flow will: a conditional, audited write."""
-    tracked = store.get_request(request_id)
-    decided = tracked.model_copy(
-        update={
-            "decision": Decision(outcome=outcome, by=by, at=at),
-            "version": tracked.version + 1,
-        }
-    )
-    entry = AuditEntry(
-        request_id=request_id, version=decided.version, at=at, actor=by, action="decided"
-    )
-    store.save_request(decided, tracked.version, entry)
-    return decided
+    reason = "not needed" if outcome == "rejected" else None
+    return decide_request(store, request_id, outcome, by, at, reason)
 
 
 def cycle(store, traffic: TrafficSet, now: dt.datetime, out: io.StringIO | None = None):
@@ -192,17 +182,17 @@ def test_a_reforecast_that_moves_the_surge_past_midnight_keeps_the_request(store
     # The next forecast has the surge 00:00-01:00 on the 10th: an hour later, another day.
     report = cycle(store, forecast(dt.date(2026, 3, 10), (0, 1)), cst(2026, 3, 3, 9))
 
+    # Same request, but the approval was for another window: people are asked again.
     assert [(c.action, c.after.id) for c in report.changes] == [
-        ("moved", "daily-peak-jump/CN/2026-03-09")
+        ("reopened", "daily-peak-jump/CN/2026-03-09")
     ]
     [tracked] = store.list_requests()
-    assert tracked.decision is not None
-    assert tracked.decision.by == "U1"
+    assert tracked.decision is None
     request = tracked.request
     assert (request.burst_start, request.burst_end) == (cst(2026, 3, 10), cst(2026, 3, 10, 1))
     assert request.deadline == cst(2026, 3, 5, 18)  # 3 working days before Tue 10 March
     trail = store.audit_trail(tracked.id)
-    assert [e.action for e in trail] == ["created", "decided", "moved"]
+    assert [e.action for e in trail] == ["created", "decided", "reopened"]
     assert trail[-1].changes["burst_start"] == (
         "2026-03-09T23:00:00+08:00", "2026-03-10T00:00:00+08:00",
     )  # fmt: skip
@@ -219,4 +209,38 @@ def test_a_surge_far_from_the_old_one_is_a_new_request(store):
     assert sorted((c.action, c.after.id) for c in report.changes) == [
         ("created", "daily-peak-jump/CN/2026-03-12"),
         ("withdrawn", "daily-peak-jump/CN/2026-03-09"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("jump", "action", "still_decided"),
+    [(310.0, "reopened", False), (270.0, "updated", True)],
+    ids=["peak-up-16%", "peak-up-3%"],
+)
+def test_a_material_change_clears_the_approval_and_asks_again(store, jump, action, still_decided):
+    cycle(store, cn_traffic(20, dt.date(2026, 3, 9)), cst(2026, 3, 1, 9))  # peak 310
+    decide(store, "daily-peak-jump/CN/2026-03-09", "approved", "U1", cst(2026, 3, 1, 10))
+
+    report = cycle(store, cn_traffic(20, dt.date(2026, 3, 9), jump), cst(2026, 3, 2, 9))
+
+    assert [c.action for c in report.changes] == [action]
+    tracked = store.get_request("daily-peak-jump/CN/2026-03-09")
+    assert tracked.request.forecast_peak == 50.0 + jump
+    assert (tracked.decision is not None) is still_decided
+    if not still_decided:
+        assert report.changes[0].audit.changes["decision"] == ("approved by U1", None)
+
+
+def test_a_window_beyond_the_approved_one_asks_again(store):
+    def forecast(hours: tuple[int, int]) -> TrafficSet:
+        peaks = {("CN", dt.date(2026, 3, 9)): 310.0}
+        return parse_csv(bandwidth_csv(dt.date(2026, 3, 1), 20, {"CN": 50.0}, peaks, hours))
+
+    cycle(store, forecast((20, 22)), cst(2026, 3, 1, 9))
+    decide(store, "daily-peak-jump/CN/2026-03-09", "approved", "U1", cst(2026, 3, 1, 10))
+    assert [c.action for c in cycle(store, forecast((20, 21)), cst(2026, 3, 2, 9)).changes] == [
+        "updated"  # inside what was approved
+    ]
+    assert [c.action for c in cycle(store, forecast((19, 22)), cst(2026, 3, 2, 10)).changes] == [
+        "reopened"  # starts an hour before what was approved
     ]

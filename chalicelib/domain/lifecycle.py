@@ -189,7 +189,9 @@ def _next(
     changes: dict[str, Any],
 ) -> Transition:
     after = tracked.model_copy(update={**update, "version": tracked.version + 1, "updated_at": now})
-    recorded: dict[str, tuple[Any, Any]] = {"state": (tracked.state.value, after.state.value)}
+    recorded: dict[str, tuple[Any, Any]] = {}
+    if after.state is not tracked.state:
+        recorded["state"] = (tracked.state.value, after.state.value)
     recorded |= {name: (None, value) for name, value in changes.items() if value is not None}
     audit = AuditEntry(
         request_id=tracked.id, version=after.version, at=now, actor=actor, action=action,

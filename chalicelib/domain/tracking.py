@@ -168,8 +168,8 @@ def reconcile(
 
     A planned burst updates the request with its id. A burst whose id is new takes over the live
     request of its rule and scope whose window overlaps it or starts within ``margin`` of it
-    (a re-forecast moved the surge, perhaps past midnight): the request keeps its id, and any
-    decision on it, and records a move. Only an unmatched burst creates a request, and only an
+    (a re-forecast moved the surge, perhaps past midnight): the request keeps its id and
+    records a move. Only an unmatched burst creates a request, and only an
     unmatched live request is withdrawn. A decision the new forecast no longer matches (peak off
     by ``peak_change`` or more, or a window it did not cover) is cleared: people are asked again
     ("reopened")."""

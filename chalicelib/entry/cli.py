@@ -257,6 +257,9 @@ def cmd_requests_list(args: argparse.Namespace) -> int:
 
     rt = _runtime(args)
     found = find_requests(rt.store, wanted)
+    if args.format == "ids":  # for scripts: `requests list --state pending --format ids`
+        print("\n".join(t.id for t in found))
+        return 0
     if args.format == "json":
         print(json.dumps([t.model_dump(mode="json") for t in found], indent=2, ensure_ascii=False))
         return 0
@@ -278,7 +281,7 @@ def cmd_requests_decide(args: argparse.Namespace) -> int:
     )
     rt, now = _runtime(args), parse_now(args.now)
     after = decide_request(rt.store, args.id, outcome, args.by, now, getattr(args, "reason", None))
-    print(f"{after.id}: {after.state} by {args.by}")
+    _print_request(args, after, f"{after.id}: {after.state} by {args.by}")
     _announce(rt, now)
     return 0
 
@@ -293,7 +296,7 @@ def cmd_requests_file(args: argparse.Namespace) -> int:
         )
     finally:
         _announce(rt, now)  # a failure is announced too: it is escalated
-    print(f"{after.id}: filed as {after.ticket_id} ({rt.filer.channel})")
+    _print_request(args, after, f"{after.id}: filed as {after.ticket_id} ({rt.filer.channel})")
     return 0
 
 
@@ -302,9 +305,16 @@ def cmd_requests_mark_filed(args: argparse.Namespace) -> int:
 
     rt, now = _runtime(args), parse_now(args.now)
     after = mark_filed(rt.store, args.id, args.ticket, args.by, now)
-    print(f"{after.id}: filed as {after.ticket_id}, recorded by {args.by}")
+    _print_request(args, after, f"{after.id}: filed as {after.ticket_id}, recorded by {args.by}")
     _announce(rt, now)
     return 0
+
+
+def _print_request(args: argparse.Namespace, tracked: TrackedRequest, line: str) -> None:
+    if args.format == "json":
+        print(tracked.model_dump_json(indent=2))
+    else:
+        print(line)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -459,8 +469,9 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (approve, reject, file_, marked):
         command.add_argument("--by", required=True, metavar="NAME")
         command.add_argument("--now", metavar="ISO", help="the moment to record (default: now)")
-    for command in (listing_r, show, evidence):
+    for command in (show, evidence, approve, reject, file_, marked):
         command.add_argument("--format", choices=("table", "json"), default="table")
+    listing_r.add_argument("--format", choices=("table", "json", "ids"), default="table")
     return parser
 
 

@@ -8,8 +8,7 @@ from typing import Literal
 from chalicelib.domain import lifecycle
 from chalicelib.domain.tracking import TrackedRequest
 from chalicelib.workflows.ports import Store
-from chalicelib.workflows.requests import get_request
-from chalicelib.workflows.retry import retry_on_conflict
+from chalicelib.workflows.requests import update_request
 
 
 def decide_request(
@@ -20,13 +19,9 @@ def decide_request(
     now: dt.datetime,
     reason: str | None = None,
 ) -> TrackedRequest:
-    """Raises lifecycle.WrongState naming who decided when someone else was first. A lost race
-    is decided again on a re-read: it may have been a planner update, not a decision."""
-
-    def attempt() -> TrackedRequest:
-        tracked = get_request(store, request_id)
-        after, audit = lifecycle.decide(tracked, outcome, by, now, reason)
-        store.save_request(after, tracked.version, audit)
-        return after
-
-    return retry_on_conflict(attempt, f"request {request_id}")
+    """Raises lifecycle.WrongState naming who decided when someone else was first."""
+    after = update_request(
+        store, request_id, lambda t: lifecycle.decide(t, outcome, by, now, reason)
+    )
+    assert after is not None  # decide() always changes the request or raises
+    return after

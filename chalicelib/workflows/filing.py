@@ -17,7 +17,7 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.tickets import build_group_ticket, filing_group
 from chalicelib.domain.tracking import RequestState, TrackedRequest
 from chalicelib.workflows.ports import Filer, FilingError, Store
-from chalicelib.workflows.requests import get_request
+from chalicelib.workflows.requests import get_request, update_request
 from chalicelib.workflows.retry import retry_on_conflict
 
 
@@ -109,27 +109,23 @@ def _followers(store: Store, lead: TrackedRequest) -> list[TrackedRequest]:
 def _record_filed(
     store: Store, request_id: str, ticket_id: str, by: str, now: dt.datetime, channel: str
 ) -> TrackedRequest:
-    def attempt() -> TrackedRequest:
-        tracked = get_request(store, request_id)
-        after, audit = lifecycle.record_filed(tracked, ticket_id, by, now, channel)
-        store.save_request(after, tracked.version, audit)
-        return after
+    def step(tracked: TrackedRequest) -> lifecycle.Transition:
+        return lifecycle.record_filed(tracked, ticket_id, by, now, channel)
 
-    return retry_on_conflict(attempt, f"request {request_id}")
+    after = update_request(store, request_id, step)
+    assert after is not None
+    return after
 
 
 def _record_failure(
     store: Store, members: list[TrackedRequest], error: FilingError, by: str, now: dt.datetime
 ) -> None:
     """Every member learns of the failure (the lead's claim is released with it)."""
+
+    def step(tracked: TrackedRequest) -> lifecycle.Transition | None:
+        if tracked.state is not RequestState.FILING:
+            return None
+        return lifecycle.filing_failed(tracked, str(error), error.outcome_unknown, by, now)
+
     for member in members:
-
-        def attempt(request_id: str = member.id) -> None:
-            tracked = get_request(store, request_id)
-            if tracked.state is not RequestState.FILING:
-                return
-            message = str(error)
-            after, audit = lifecycle.filing_failed(tracked, message, error.outcome_unknown, by, now)
-            store.save_request(after, tracked.version, audit)
-
-        retry_on_conflict(attempt, f"request {member.id}")
+        update_request(store, member.id, step)

@@ -9,7 +9,6 @@ at the provider until completed, and urged when still unaccepted close to their 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chalicelib.domain import lifecycle
@@ -17,7 +16,7 @@ from chalicelib.domain.policy import Policy
 from chalicelib.domain.tracking import RequestState, TrackedRequest
 from chalicelib.workflows.filing import file_request
 from chalicelib.workflows.ports import Filer, FilingError, Store
-from chalicelib.workflows.retry import retry_on_conflict
+from chalicelib.workflows.requests import update_request
 
 FOLLOWER = "follow-up"
 SETTLED = frozenset({"completed", "cancelled"})
@@ -80,14 +79,14 @@ def _follow(
     assert tracked.ticket_id is not None
     state = filer.follow(tracked.ticket_id)
     if state is not None and state != tracked.provider_state:
-        _write(store, tracked.id, lambda t: lifecycle.followed(t, state, FOLLOWER, now))
+        update_request(store, tracked.id, lambda t: lifecycle.followed(t, state, FOLLOWER, now))
         report.followed.append(tracked.id)
     near = tracked.request.burst_start - now <= dt.timedelta(
         hours=policy.approvals.urge_within_hours
     )
     if state not in ACCEPTED and near and tracked.urged_at is None:
         filer.urge(tracked.ticket_id, _urging(tracked))
-        _write(store, tracked.id, lambda t: lifecycle.urged(t, FOLLOWER, now))
+        update_request(store, tracked.id, lambda t: lifecycle.urged(t, FOLLOWER, now))
         report.urged.append(tracked.id)
 
 
@@ -97,16 +96,3 @@ def _urging(tracked: TrackedRequest) -> str:
         f"业务保障申请尚未受理，流量高峰将于 {start} 开始，请尽快处理。 "
         f"The service assurance request is not accepted yet; the burst starts at {start}."
     )
-
-
-def _write(
-    store: Store, request_id: str, step: Callable[[TrackedRequest], lifecycle.Transition]
-) -> None:
-    def attempt() -> None:
-        tracked = store.get_request(request_id)
-        if tracked is None:
-            return
-        after, audit = step(tracked)
-        store.save_request(after, tracked.version, audit)
-
-    retry_on_conflict(attempt, f"request {request_id}")

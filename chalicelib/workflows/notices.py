@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from chalicelib.domain import lifecycle
 from chalicelib.domain.notices import Notice
+from chalicelib.domain.tracking import TrackedRequest
 from chalicelib.workflows.ports import Notifier, NotifierError, Store
-from chalicelib.workflows.retry import retry_on_conflict
+from chalicelib.workflows.requests import update_request
 
 DISPATCHER = "notifier"
 
@@ -51,11 +52,9 @@ def _deliver(store: Store, notifier: Notifier, notice: Notice, now: dt.datetime)
 
 
 def _remember_thread(store: Store, request_id: str, thread: str, now: dt.datetime) -> None:
-    def attempt() -> None:
-        tracked = store.get_request(request_id)
-        if tracked is None or tracked.thread is not None:
-            return
-        after, audit = lifecycle.announced(tracked, thread, DISPATCHER, now)
-        store.save_request(after, tracked.version, audit, announce=False)
+    def step(tracked: TrackedRequest) -> lifecycle.Transition | None:
+        if tracked.thread is not None:
+            return None  # another dispatcher started one first
+        return lifecycle.announced(tracked, thread, DISPATCHER, now)
 
-    retry_on_conflict(attempt, f"request {request_id}")
+    update_request(store, request_id, step, announce=False)

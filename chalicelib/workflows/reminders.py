@@ -9,7 +9,6 @@ request nobody answered is approved and filed at the last point.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from chalicelib.domain import lifecycle
@@ -19,7 +18,7 @@ from chalicelib.domain.workdays import WorkingDayCalendar
 from chalicelib.workflows.approvals import decide_request
 from chalicelib.workflows.filing import file_request
 from chalicelib.workflows.ports import Filer, FilingError, Store
-from chalicelib.workflows.retry import retry_on_conflict
+from chalicelib.workflows.requests import Step, update_request
 
 WATCH = "deadline-watch"
 AUTO = "deadline-watch (unanswered at the last reminder)"
@@ -40,12 +39,13 @@ def deadline_watch(
     report = WatchReport()
     for tracked in store.list_requests():
         if lifecycle.is_missed(tracked, now):
-            report.missed.extend(_record(store, tracked.id, now, _miss))
+            report.missed.extend(_changed(store, tracked.id, lambda t: _miss(t, now)))
             continue
         point = reminder_due(tracked, policy, calendar, now)
         if point is None:
             continue
-        report.reminded.extend(_record(store, tracked.id, now, _remind_at(point, policy, calendar)))
+        remind = _remind_at(point, policy, calendar, now)
+        report.reminded.extend(_changed(store, tracked.id, remind))
         if point == min(policy.approvals.reminder_working_days) and _auto_files(tracked, policy):
             _auto_file(store, filer, tracked.id, policy, now, account, report)
     return report
@@ -70,15 +70,12 @@ def reminder_due(
     return point
 
 
-Step = Callable[[TrackedRequest, dt.datetime], lifecycle.Transition | None]
-
-
 def _miss(tracked: TrackedRequest, now: dt.datetime) -> lifecycle.Transition | None:
     return lifecycle.mark_missed(tracked, now, WATCH) if lifecycle.is_missed(tracked, now) else None
 
 
-def _remind_at(point: int, policy: Policy, calendar: WorkingDayCalendar) -> Step:
-    def step(tracked: TrackedRequest, now: dt.datetime) -> lifecycle.Transition | None:
+def _remind_at(point: int, policy: Policy, calendar: WorkingDayCalendar, now: dt.datetime) -> Step:
+    def step(tracked: TrackedRequest) -> lifecycle.Transition | None:
         if reminder_due(tracked, policy, calendar, now) != point:
             return None  # someone else sent it meanwhile, or the request moved on
         return lifecycle.reminded(tracked, point, WATCH, now)
@@ -86,19 +83,9 @@ def _remind_at(point: int, policy: Policy, calendar: WorkingDayCalendar) -> Step
     return step
 
 
-def _record(store: Store, request_id: str, now: dt.datetime, step: Step) -> list[TrackedRequest]:
-    """Apply ``step`` as a conditional write; after a lost race, decide again on a re-read."""
-
-    def attempt() -> list[TrackedRequest]:
-        tracked = store.get_request(request_id)
-        transition = None if tracked is None else step(tracked, now)
-        if tracked is None or transition is None:
-            return []
-        after, audit = transition
-        store.save_request(after, tracked.version, audit)
-        return [after]
-
-    return retry_on_conflict(attempt, f"request {request_id}")
+def _changed(store: Store, request_id: str, step: Step) -> list[TrackedRequest]:
+    after = update_request(store, request_id, step)
+    return [] if after is None else [after]
 
 
 def _auto_files(tracked: TrackedRequest, policy: Policy) -> bool:

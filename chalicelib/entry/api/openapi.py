@@ -28,8 +28,8 @@ def openapi(rt: Runtime) -> Response:
 ALL_ROUTES = (events.routes, forecasts.routes, requests.routes, slack.routes, routes)
 SECURED: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKey": []}]
 REASONS = {
-    200: "OK", 201: "Created", 202: "Accepted", 204: "No content", 400: "Invalid input", 401: "Not authenticated",
-    403: "Forbidden", 404: "Not found", 409: "Conflict", 413: "Too large",
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No content", 400: "Invalid input",
+    401: "Not authenticated", 403: "Forbidden", 404: "Not found", 409: "Conflict", 413: "Too large",
     415: "Unsupported media type", 502: "The filer failed",
 }  # fmt: skip
 
