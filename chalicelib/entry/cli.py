@@ -193,12 +193,12 @@ def cmd_events_add(args: argparse.Namespace) -> int:
         )
     except ValidationError as exc:
         raise InputError(describe_validation_error(exc), field="event") from None
-    rt = _runtime(args)
-    create = not args.replace
+    rt, now = _runtime(args), parse_now(args.now)
     changes = calendar.save_event(
-        rt.store, rt.source, rt.policy, event, parse_now(args.now), create=create
+        rt.store, rt.source, rt.policy, event, now, create=not args.replace
     )
     print(f"saved {event.id}{_replanned(changes)}")
+    _announce(rt, now)
     return 0
 
 
@@ -217,17 +217,19 @@ def cmd_events_list(args: argparse.Namespace) -> int:
 
 
 def cmd_events_remove(args: argparse.Namespace) -> int:
-    rt = _runtime(args)
-    changes = calendar.remove_event(rt.store, rt.source, rt.policy, args.id, parse_now(args.now))
+    rt, now = _runtime(args), parse_now(args.now)
+    changes = calendar.remove_event(rt.store, rt.source, rt.policy, args.id, now)
     print(f"removed {args.id}{_replanned(changes)}")
+    _announce(rt, now)
     return 0
 
 
 def cmd_events_import(args: argparse.Namespace) -> int:
-    rt = _runtime(args)
+    rt, now = _runtime(args), parse_now(args.now)
     events = load_events_file(Path(args.file), rt.policy.zone, default_major=not args.minor)
-    changes = calendar.import_events(rt.store, rt.source, rt.policy, events, parse_now(args.now))
+    changes = calendar.import_events(rt.store, rt.source, rt.policy, events, now)
     print(f"imported {len(events)} event(s) from {args.file}{_replanned(changes)}")
+    _announce(rt, now)
     return 0
 
 
