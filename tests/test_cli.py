@@ -205,7 +205,11 @@ def test_a_major_event_added_through_the_cli_replans(workdir, capsys):
     capsys.readouterr()
 
     assert main([*FINAL_FLAGS, "--major"]) == 0
-    assert capsys.readouterr().out.strip() == "saved cup-final; re-planned: 1 request change(s)"
+    saved, announced = capsys.readouterr().out.strip().splitlines()
+    assert saved == "saved cup-final; re-planned: 1 request change(s)"
+    assert announced.startswith(
+        "updated   daily-peak-jump/CN/2026-03-09: file by 2026-02-09 18:00 CST (1 month, Cup final)"
+    )
     replanned = store.get_request(request_id).request
     assert replanned.lead_time == "1 month"
     assert replanned.event is not None
