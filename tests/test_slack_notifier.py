@@ -152,6 +152,24 @@ def test_the_first_notice_posts_the_approval_message_and_returns_its_thread(
     ]
 
 
+def test_a_deleted_approval_message_is_posted_afresh(
+    slack: tuple[SlackNotifier, SlackStandIn],
+) -> None:
+    notifier, state = slack
+    first = tracked(forecast_peak=110.0)
+    thread = notifier.deliver(created(first), None)
+    assert thread is not None
+    del state.messages[(CHANNEL_ID, f"{FIRST_TS}.000100")]  # someone deleted it in Slack
+
+    fresh = notifier.deliver(updated(first, cst(2026, 9, 29, 9), forecast_peak=132.0), thread)
+
+    assert fresh is not None
+    assert fresh != thread
+    channel, ts = fresh.split("/")
+    assert "peak 132.0 Gbit/s" in state.message(channel, ts)["text"]  # the current figures
+    assert [c.method for c in state.calls][-2:] == ["chat.update", "chat.postMessage"]
+
+
 def test_an_update_edits_the_message_in_place_and_replies_with_old_and_new_figures(
     slack: tuple[SlackNotifier, SlackStandIn],
 ) -> None:

@@ -149,7 +149,8 @@ def reminded(tracked: TrackedRequest, point: int, by: str, now: dt.datetime) -> 
 
 def announced(tracked: TrackedRequest, thread: str, by: str, now: dt.datetime) -> Transition:
     """Where the request's notices go from now on (its Slack message); saved unannounced."""
-    return _next(tracked, now, by, "announced", {"thread": thread}, {"thread": thread})
+    after, audit = _next(tracked, now, by, "announced", {"thread": thread}, {})
+    return after, audit.model_copy(update={"changes": {"thread": (tracked.thread, thread)}})
 
 
 MISSABLE = (RequestState.PENDING, RequestState.APPROVED)

@@ -46,15 +46,15 @@ def dispatch_notices(store: Store, notifier: Notifier, now: dt.datetime) -> Disp
 def _deliver(store: Store, notifier: Notifier, notice: Notice, now: dt.datetime) -> None:
     current = store.get_request(notice.request_id)
     thread = current.thread if current else notice.request.thread
-    started = notifier.deliver(notice, thread)
+    started = notifier.deliver(notice, thread)  # a new thread when the old message is gone
     if started is not None and current is not None:
         _remember_thread(store, notice.request_id, started, now)
 
 
 def _remember_thread(store: Store, request_id: str, thread: str, now: dt.datetime) -> None:
     def step(tracked: TrackedRequest) -> lifecycle.Transition | None:
-        if tracked.thread is not None:
-            return None  # another dispatcher started one first
+        if tracked.thread == thread:
+            return None
         return lifecycle.announced(tracked, thread, DISPATCHER, now)
 
     update_request(store, request_id, step, announce=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import logging
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -50,14 +51,21 @@ UNREACHABLE = (SlackClientError, OSError, http.client.HTTPException)
 
 class SlackError(NotifierError):
     """A Slack call failed. ``permanent``: retrying will not help until someone fixes the
-    setup (token, channel, scopes); ``retry_after``: Slack asked to wait this long (429)."""
+    setup (token, channel, scopes); ``retry_after``: Slack asked to wait this long (429);
+    ``gone``: the message to update no longer exists."""
 
     def __init__(
-        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        gone: bool = False,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
+        self.gone = gone
 
 
 class SlackNotifier:
@@ -101,22 +109,31 @@ class SlackNotifier:
         ones update that message in place and reply in its thread."""
         message = approval_message(notice.request, self.policy, self.account, notice.audit.at)
         if thread is None:
-            posted = self._call(
-                "chat.postMessage",
-                lambda: self.client.chat_postMessage(channel=self.channel, **message),
-            )
-            return f"{posted['channel']}/{posted['ts']}"
+            return self._post(message)
         channel, ts = parse_thread(thread)
         if notice.action not in THREAD_ONLY:
-            self._call(
-                "chat.update", lambda: self.client.chat_update(channel=channel, ts=ts, **message)
-            )
+            try:
+                self._call(
+                    "chat.update",
+                    lambda: self.client.chat_update(channel=channel, ts=ts, **message),
+                )
+            except SlackError as exc:
+                if not exc.gone:
+                    raise
+                return self._post(message)  # someone deleted it: a fresh one takes its place
         reply = thread_reply(notice, self.policy, self.escalation_group)
         self._call(
             "chat.postMessage",
             lambda: self.client.chat_postMessage(channel=channel, thread_ts=ts, text=reply),
         )
         return None
+
+    def _post(self, message: dict[str, Any]) -> str:
+        posted = self._call(
+            "chat.postMessage",
+            lambda: self.client.chat_postMessage(channel=self.channel, **message),
+        )
+        return f"{posted['channel']}/{posted['ts']}"
 
     # -- for the interactions endpoint ---------------------------------------------------------
 
@@ -161,6 +178,7 @@ class SlackNotifier:
             self._without_token(str(failure)),
             permanent=failure.permanent,
             retry_after=failure.retry_after,
+            gone=failure.gone,
         ) from None
 
     def _without_token(self, text: str) -> str:
@@ -182,6 +200,7 @@ def refusal(method: str, response: SlackResponse) -> SlackError:
     return SlackError(
         f"Slack refused {method}: {error}" + (f": {advice}" if advice else ""),
         permanent=error not in TRANSIENT,
+        gone=error == "message_not_found",
     )
 
 
