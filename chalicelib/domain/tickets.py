@@ -82,7 +82,7 @@ def build_group_ticket(
             f"- 账号 / Account: {account or '(set BURST_ASSURANCE_ACCOUNT)'}",
             f"- 时间窗 / Window: {_window(start, end, zone)}",
             "",
-            *(line for r in requests for line in _scope_lines(r, zone)),
+            *(line for r in requests for line in _scope_lines(r, zone, len(requests) > 1)),
             "",
             f"请为以上时间窗预留资源{event_zh}。依据：{'；'.join(zh for zh, _ in clauses)}。",
             "",
@@ -101,12 +101,13 @@ def build_group_ticket(
     return Ticket(lead.id, marker, summary[:SUMMARY_LIMIT], body, fields, ids)
 
 
-def _scope_lines(r: AssuranceRequest, zone: ZoneInfo) -> list[str]:
+def _scope_lines(r: AssuranceRequest, zone: ZoneInfo, own_window: bool) -> list[str]:
+    """The scope's figures; its own window too when the ticket covers several scopes."""
     kind = "计费区域 billing area" if r.unit == "Gbit/s" else "增值服务 value-added service"
     window = _window(_local(r.burst_start, zone), _local(r.burst_end, zone), zone)
     return [
         f"- 范围 / Scope: {r.scope} ({kind})",
-        f"  - 时间窗 / Window: {window}",
+        *([f"  - 时间窗 / Window: {window}"] if own_window else []),
         f"  - 预计峰值 / Expected peak: {r.forecast_peak:,.1f} {r.unit}",
         f"  - 触发值 / Value compared: {r.rule_value:,.1f} {r.unit} "
         f"(阈值 threshold {r.threshold:,.1f})",
