@@ -12,13 +12,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python requirements.txt requirements-dev.txt pyproject.toml
+# What the main job needs (the Lambda's runtime requirements and the CLI), and what testing needs.
+$(VENV)/.runtime: $(BIN)/python requirements.txt pyproject.toml
+	$(BIN)/pip install -q -r requirements.txt -e .
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime requirements-dev.txt
 	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
 # The whole loop with no credentials: plan, remind, approve the first pending request, file it
 # into the outbox folder, print its evidence. A second run finds nothing left to approve.
-run: $(VENV)/.installed
+run: $(VENV)/.runtime
 	$(BIN)/burst-assurance events import examples/events.ics --now $(EXAMPLE_NOW)
 	$(BIN)/burst-assurance run --now $(EXAMPLE_NOW)
 	$(BIN)/burst-assurance watch --now $(EXAMPLE_NOW)
@@ -29,7 +34,7 @@ run: $(VENV)/.installed
 	  $(BIN)/burst-assurance requests evidence "$$id"; \
 	fi
 
-plan: $(VENV)/.installed
+plan: $(VENV)/.runtime
 	$(BIN)/burst-assurance plan --traffic examples/traffic/*.csv.gz --events examples/events.ics --now $(EXAMPLE_NOW)
 
 # The API on http://127.0.0.1:8000 over the SQLite store and the example traffic. Its data lives
@@ -45,6 +50,8 @@ local: $(VENV)/.installed
 
 # The CloudFormation template and zips for a stage (see infra/README.md to deploy them).
 package: $(VENV)/.installed
+	@test -n "$${AWS_REGION:-$$AWS_DEFAULT_REGION}" || \
+	  { echo "make package: set AWS_REGION (or AWS_DEFAULT_REGION) to the region to deploy to" >&2; exit 2; }
 	$(BIN)/python infra/package.py --stage $(STAGE) --merge-template infra/template.json build/$(STAGE)
 
 lint: $(VENV)/.installed

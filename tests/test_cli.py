@@ -40,7 +40,7 @@ def test_plan_table_shows_deadline_rule_scope_and_peak(workdir, capsys):
     assert main(["plan", "--traffic", str(workdir / "cn.csv"), "--now", NOW]) == 0
     out = capsys.readouterr().out
     header, row = out.splitlines()[:2]
-    assert header.split()[:4] == ["DEADLINE", "DAYS", "LEFT", "STATUS"]
+    assert header.split()[:4] == ["DEADLINE", "LEFT", "STATUS", "RULE"]
     assert row.startswith("Wed 2026-03-04 18:00")
     assert "daily-peak-jump" in row
     assert " CN " in row
@@ -247,3 +247,41 @@ def test_requests_approve_file_and_evidence(workdir, capsys):
     assert main(["requests", "list", "--state", "filed", "--format", "json"]) == 0
     [listed] = json.loads(capsys.readouterr().out)
     assert (listed["state"], listed["ticket_id"]) == ("filed", f"outbox-{marker}")
+
+
+@pytest.mark.parametrize(
+    ("now", "left"),
+    [
+        ("2026-02-27T09:00:00+08:00", "4 wd"),  # Sat 28 Feb is a make-up working day
+        ("2026-03-01T09:00:00+08:00", "3 wd"),  # Sunday: Mon, Tue and the deadline's Wed
+        ("2026-03-03T17:00:00+08:00", "1 wd"),  # 25 hours: the deadline is the next working day
+        ("2026-03-04T08:00:00+08:00", "10h"),
+        ("2026-03-04T17:59:30+08:00", "1h"),  # rounded up: never "0h"
+        ("2026-03-04T18:00:00+08:00", "overdue"),
+    ],
+)
+def test_time_left_is_working_days_or_hours_on_the_last_day(now, left):
+    from chalicelib.domain.policy import Policy
+    from chalicelib.entry.cli import time_left
+
+    deadline = dt.datetime.fromisoformat("2026-03-04T18:00:00+08:00")
+    assert time_left(deadline, dt.datetime.fromisoformat(now), Policy()) == left
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith("burst-assurance 0.1.0")
+
+
+def test_dynamodb_without_a_region_is_one_line_not_a_traceback(workdir, monkeypatch, capsys):
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(workdir / "no-aws-config"))
+    monkeypatch.setenv("BURST_ASSURANCE_STORE", "dynamodb")
+    assert main(["requests", "list"]) == 2
+    assert capsys.readouterr().err == (
+        "burst-assurance: error: the DynamoDB store needs an AWS region: set AWS_REGION or "
+        "AWS_DEFAULT_REGION (or BURST_ASSURANCE_DYNAMODB_ENDPOINT for DynamoDB Local)\n"
+    )

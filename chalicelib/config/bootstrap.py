@@ -63,6 +63,8 @@ def build_store(settings: Settings) -> Store:
     if settings.store == "dynamodb":
         from chalicelib.adapters.store.dynamodb import DynamoStore  # boto3 only where it is used
 
+        _require_region(settings)
+
         return DynamoStore.connect(settings.table_prefix, settings.dynamodb_endpoint)
     from chalicelib.adapters.store.sqlite import SqliteStore
 
@@ -116,6 +118,17 @@ def build_slack(settings: Settings, policy: Policy) -> SlackNotifier:
         account=settings.account,
         escalation_group=settings.escalation_group,
     )
+
+
+def _require_region(settings: Settings) -> None:
+    """boto3's own error for a missing region is a traceback far from the cause."""
+    import boto3
+
+    if settings.dynamodb_endpoint is None and boto3.session.Session().region_name is None:
+        raise InputError(
+            "the DynamoDB store needs an AWS region: set AWS_REGION or AWS_DEFAULT_REGION "
+            f"(or {ENV_PREFIX}DYNAMODB_ENDPOINT for DynamoDB Local)"
+        )
 
 
 def _required(value: str | None, name: str) -> str:

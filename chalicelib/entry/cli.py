@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from chalicelib.adapters.console import describe
 from chalicelib.config.bootstrap import Runtime, build_runtime
 from chalicelib.config.policy_file import load_policy
 from chalicelib.config.settings import Settings
-from chalicelib.domain.assurance import AssuranceRequest, Plan
+from chalicelib.domain.assurance import Plan
 from chalicelib.domain.errors import Conflict, InputError, NotFound
 from chalicelib.domain.events import Event, event_id_for
 from chalicelib.domain.policy import Policy, describe_validation_error
@@ -71,15 +72,26 @@ def load_events_file(path: Path, zone: ZoneInfo, default_major: bool = True) -> 
 # -- rendering ---------------------------------------------------------------------------------
 
 
-def _days_left(request: AssuranceRequest, now: dt.datetime) -> str:
-    hours = (request.deadline - now).total_seconds() / 3600
-    return f"{hours / 24:.1f}" if abs(hours) >= 24 else f"{hours:.0f}h"
+def time_left(deadline: dt.datetime, now: dt.datetime, policy: Policy) -> str:
+    """Working days left on the official calendar, or hours (rounded up) within the last day."""
+    from chalicelib.domain.workdays import WorkingDayCalendar
+
+    hours = (deadline - now).total_seconds() / 3600
+    if hours <= 0:
+        return "overdue"
+    if hours < 24:
+        return f"{math.ceil(hours)}h"
+    zone = policy.zone
+    days = WorkingDayCalendar(policy.calendar).working_days_after(
+        now.astimezone(zone).date(), deadline.astimezone(zone).date()
+    )
+    return f"{days} wd"
 
 
 def render_table(plan: Plan, policy: Policy) -> str:
     header = (
         "DEADLINE",
-        "DAYS LEFT",
+        "LEFT",
         "STATUS",
         "RULE",
         "SCOPE",
@@ -96,7 +108,7 @@ def render_table(plan: Plan, policy: Policy) -> str:
             (
                 r.deadline.astimezone(policy.zone).strftime("%a %Y-%m-%d %H:%M")
                 + ("*" if r.estimated_calendar else ""),
-                _days_left(r, plan.now),
+                time_left(r.deadline, plan.now, policy),
                 str(r.status),
                 r.rule,
                 r.scope,
@@ -123,6 +135,7 @@ def render_table(plan: Plan, policy: Policy) -> str:
         lines.append("* deadline on an estimated working-day calendar (set early, see warnings).")
     if plan.requests:
         lines.append("VALUE is what the rule compared with its threshold; PEAK is what to reserve.")
+        lines.append("LEFT is in working days (wd), or in hours on the last day.")
     lines.extend(f"warning: {w.message}" for w in plan.warnings)
     return "\n".join(lines)
 
@@ -393,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="burst-assurance",
         description="Which Huawei Cloud Live service-assurance tickets your traffic needs.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     plan = commands.add_parser("plan", help="plan from files (stateless)")
@@ -475,6 +489,15 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--format", choices=("table", "json"), default="table")
     listing_r.add_argument("--format", choices=("table", "json", "ids"), default="table")
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("burst-assurance")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
