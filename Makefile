@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 # The bundled example traffic covers Dec 2026 - Feb 2027; the demo is pinned to a moment before it.
 EXAMPLE_NOW ?= 2026-11-23T09:00:00+08:00
 
-.PHONY: run plan local package test test-fast lint typecheck unit bench openapi clean
+.PHONY: run plan local package test test-fast lint typecheck unit browser bench openapi clean
 STAGE ?= dev
 
 $(BIN)/python:
@@ -61,7 +61,11 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
-unit: $(VENV)/.installed
+# The page tests drive a real headless browser: Debian's chromium.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+unit: $(VENV)/.installed browser
 	$(BIN)/pytest
 
 test: lint typecheck unit

@@ -8,10 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from builders import bandwidth_csv
-from chalice.test import Client
+from servers import chalice_client, use_store
 
-import app as application
-from chalicelib.adapters.store.dynamodb import DynamoStore
 from chalicelib.config import bootstrap
 from chalicelib.entry import clock
 
@@ -45,22 +43,10 @@ def client(request, tmp_path, monkeypatch):
     monkeypatch.setenv("BURST_ASSURANCE_ICAL_TOKEN", FEED_TOKEN)
     monkeypatch.setenv("BURST_ASSURANCE_TRAFFIC_SOURCE", "store")
     monkeypatch.setenv("BURST_ASSURANCE_OUTBOX_DIR", str(tmp_path / "outbox"))
-    if request.param == "sqlite":
-        monkeypatch.setenv("BURST_ASSURANCE_DATA_DIR", str(tmp_path / "data"))
-    else:
-        settings = request.getfixturevalue("dynamodb_settings")
-        monkeypatch.setenv("BURST_ASSURANCE_STORE", "dynamodb")
-        monkeypatch.setenv("BURST_ASSURANCE_TABLE_PREFIX", settings.table_prefix)
-        monkeypatch.setenv("BURST_ASSURANCE_DYNAMODB_ENDPOINT", settings.dynamodb_endpoint)
-        DynamoStore.connect(settings.table_prefix, settings.dynamodb_endpoint).create_tables()
+    use_store(request.param, request, tmp_path, monkeypatch)
     set_clock(monkeypatch, NOW)
-    bootstrap.reset()
-    # An empty project: the deployed stages' environment (.chalice/config.json) stays out.
-    (tmp_path / ".chalice").mkdir()
-    (tmp_path / ".chalice" / "config.json").write_text('{"version": "2.0", "app_name": "t"}')
-    with Client(application.app, project_dir=str(tmp_path)) as test_client:
+    with chalice_client(tmp_path) as test_client:
         yield test_client
-    bootstrap.reset()
 
 
 def set_clock(monkeypatch, iso: str) -> None:
@@ -98,7 +84,7 @@ def run_cycle(client):
 
 @pytest.mark.parametrize(
     ("headers", "status"),
-    [({}, 401), ({"Authorization": "Bearer wrong"}, 403), ({"Authorization": TOKEN}, 401)],
+    [({}, 401), ({"Authorization": "Bearer wrong"}, 401), ({"Authorization": TOKEN}, 401)],
 )
 def test_requests_without_a_valid_token_are_refused_and_touch_nothing(client, headers, status):
     before = snapshot(client)
@@ -135,7 +121,7 @@ def test_tokens_come_from_secrets_manager(client, monkeypatch):
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         monkeypatch.setenv("BURST_ASSURANCE_API_SECRET_ID", "burst-assurance/runtime")
         bootstrap.reset()
-        assert get(client, "/events").status_code == 403  # the env token no longer counts
+        assert get(client, "/events").status_code == 401  # the env token no longer counts
         assert (
             get(client, "/events", {"Authorization": "Bearer from-the-secret"}).status_code == 200
         )
@@ -392,8 +378,8 @@ def test_calendar_feed_needs_its_token_and_lists_deadlines(client):
     run_cycle(client)
     client.http.post("/events", headers=JSON, body=json.dumps(FINAL))
 
-    assert client.http.get("/events.ics").status_code == 400
-    assert client.http.get("/events.ics?token=wrong").status_code == 403
+    assert client.http.get("/events.ics").status_code == 401
+    assert client.http.get("/events.ics?token=wrong").status_code == 401
     response = client.http.get(f"/events.ics?token={FEED_TOKEN}")
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/calendar")
@@ -482,7 +468,7 @@ def test_approve_file_and_prove_through_the_api(client, tmp_path):
     again = post("reject", {"by": "bob", "reason": "duplicate"})
     assert again.status_code == 409
     assert body(again)["error"]["message"] == (
-        "daily-peak-jump/CN/2026-03-09 is already approved by alice at "
+        "daily-peak-jump/CN/2026-03-09 is already approved by alice (api token api) at "
         "2026-03-01T09:00:00+08:00; nothing to reject"
     )
     assert post("approve", {}).status_code == 400  # who decides is required
@@ -496,5 +482,6 @@ def test_approve_file_and_prove_through_the_api(client, tmp_path):
     ]  # fmt: skip
     trail = body(get(client, path))["audit"]
     assert [(e["action"], e["actor"]) for e in trail] == [
-        ("created", "planner"), ("decided", "alice"), ("filing", "alice"), ("filed", "alice"),
+        ("created", "planner"), ("decided", "alice (api token api)"),
+        ("filing", "alice (api token api)"), ("filed", "alice (api token api)"),
     ]  # fmt: skip

@@ -261,8 +261,8 @@ def test_requests_approve_file_and_evidence(workdir, capsys):
     ],
 )
 def test_time_left_is_working_days_or_hours_on_the_last_day(now, left):
+    from chalicelib.domain.deadlines import time_left
     from chalicelib.domain.policy import Policy
-    from chalicelib.entry.cli import time_left
 
     deadline = dt.datetime.fromisoformat("2026-03-04T18:00:00+08:00")
     assert time_left(deadline, dt.datetime.fromisoformat(now), Policy()) == left

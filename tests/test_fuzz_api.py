@@ -3,17 +3,13 @@ Chalice local server on loopback, the answer is never a 5xx, and every error is 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from chalice.config import Config
-from chalice.local import ChaliceRequestHandler, LocalDevServer
 from hypothesis import HealthCheck, settings
+from servers import local_server
 
-import app as application
-from chalicelib.config import bootstrap
 from chalicelib.entry.api import openapi
 
 TOKEN = "fuzz-token-5b1e"
@@ -30,11 +26,6 @@ DOCUMENT = openapi.openapi_document()
 schema = schemathesis.openapi.from_dict(DOCUMENT)
 
 
-class QuietHandler(ChaliceRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 def documented(method: str, path: str) -> bool:
     return method.lower() in DOCUMENT["paths"].get(path, {})
 
@@ -47,18 +38,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         env.setenv("BURST_ASSURANCE_ICAL_TOKEN", "fuzz-feed-token")
         env.setenv("BURST_ASSURANCE_DATA_DIR", str(data))
         env.setenv("BURST_ASSURANCE_TRAFFIC_SOURCE", "store")
-        bootstrap.reset()
-        server = LocalDevServer(
-            application.app, Config.create(), "127.0.0.1", 0, handler_cls=QuietHandler
-        )
-        thread = threading.Thread(target=server.server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server.server_close()
-            bootstrap.reset()
+        with local_server() as url:
+            yield url
 
 
 @schema.parametrize()

@@ -81,6 +81,7 @@ ALLOWED_ACTIONS = {
     "dynamodb:Scan",
     "dynamodb:PutItem",
     "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",  # traffic only: new chunk versions, and removing replaced ones
     "dynamodb:ConditionCheckItem",
     "s3:GetObject",
     "secretsmanager:GetSecretValue",
@@ -419,9 +420,15 @@ def test_each_function_reaches_only_the_tables_its_work_needs(packaged: Packaged
             if action in actions and action.startswith("dynamodb:")
         }
 
-    writes = ("dynamodb:PutItem", "dynamodb:DeleteItem")
+    writes = ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
     assert tables("ForecastDrop", *writes) == {"TrafficTable"}
-    assert tables("ForecastDrop", "dynamodb:Scan", "dynamodb:GetItem", "dynamodb:Query") == set()
+    # Traffic is the only table a drop reads: the upload's head and the chunks it replaces.
+    assert tables("ForecastDrop", "dynamodb:Scan", "dynamodb:GetItem", "dynamodb:Query") == {
+        "TrafficTable"
+    }
+    batch_writers = {name for name in packaged.functions if tables(name, "dynamodb:BatchWriteItem")}
+    assert batch_writers == {"APIHandler", "ForecastDrop"}
+    assert tables("APIHandler", "dynamodb:BatchWriteItem") == {"TrafficTable"}
     assert tables("APIHandler", "dynamodb:DeleteItem") == {"EventsTable"}
     for name in ("PlanningCycle", "DeadlineWatch", "CaseFollowUp", "FilingWorker"):
         assert tables(name, "dynamodb:DeleteItem") == {"NoticesTable"}, name
@@ -520,9 +527,10 @@ def test_bucket_is_private_encrypted_versioned_and_tls_only(packaged: Packaged) 
 # -- API -------------------------------------------------------------------------------------
 
 
-def test_only_the_calendar_feed_and_slack_do_without_the_api_key(packaged: Packaged) -> None:
+def test_only_the_feed_slack_and_the_page_shell_do_without_the_api_key(packaged: Packaged) -> None:
     # Neither a calendar client nor Slack can send x-api-key: the feed checks its token, the
-    # interactions route Slack's signature (with the signing secret from SlackSecret).
+    # interactions route Slack's signature (with the signing secret from SlackSecret). The page
+    # and its chart library hold no data; the page reads /plan/view with the caller's key.
     paths = packaged.resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
     open_routes = {
         (path, method)
@@ -531,7 +539,13 @@ def test_only_the_calendar_feed_and_slack_do_without_the_api_key(packaged: Packa
         if isinstance(operation, dict) and "api_key" not in json.dumps(operation.get("security"))
         and method != "options"
     }  # fmt: skip
-    assert open_routes == {("/events.ics", "get"), ("/slack/interactions", "post")}
+    assert open_routes == {
+        ("/events.ics", "get"),
+        ("/slack/interactions", "post"),
+        ("/", "get"),
+        ("/static/uplot.js", "get"),
+        ("/static/uplot.css", "get"),
+    }
 
 
 # -- filing queue ------------------------------------------------------------------------------

@@ -82,4 +82,4 @@ def test_local_api_wants_the_token(local_api: str) -> None:
     status, body = fetch(f"{local_api}/events", token=None)
     assert status == 401
     assert body["error"]["code"] == "unauthorized"
-    assert fetch(f"{local_api}/events", token="wrong")[0] == 403
+    assert fetch(f"{local_api}/events", token="wrong")[0] == 401  # RFC 6750: invalid_token

@@ -17,9 +17,9 @@ import pytest
 import slack_standin
 from builders import bandwidth_csv
 from chalice.test import Client
+from servers import chalice_client
 from slack_sdk.signature import SignatureVerifier
 
-import app as application
 from chalicelib.adapters.slack.messages import REASON_ACTION, REASON_BLOCK, REJECT_CALLBACK
 from chalicelib.config import bootstrap
 from chalicelib.domain import lifecycle
@@ -55,12 +55,8 @@ def client(
     monkeypatch.setenv("BURST_ASSURANCE_APPROVERS", f"{APPROVER},{OTHER_APPROVER}")
     monkeypatch.setenv("BURST_ASSURANCE_API_TOKEN", "unused-here")
     monkeypatch.setattr(clock, "utc_now", lambda: NOW)
-    bootstrap.reset()
-    (tmp_path / ".chalice").mkdir()
-    (tmp_path / ".chalice" / "config.json").write_text('{"version": "2.0", "app_name": "t"}')
-    with Client(application.app, project_dir=str(tmp_path)) as test_client:
+    with chalice_client(tmp_path) as test_client:
         yield test_client
-    bootstrap.reset()
 
 
 def planned(client: Client) -> None:
@@ -338,5 +334,5 @@ def test_on_aws_the_file_route_queues_the_job_too(client, slack, monkeypatch):
         assert response.status_code == 202
         assert json.loads(response.body)["state"] == "approved"
         assert [json.loads(job) for job in sent] == [
-            {"job": "file", "request_id": REQUEST, "by": "carol"}
+            {"job": "file", "request_id": REQUEST, "by": "carol (api token api)"}
         ]

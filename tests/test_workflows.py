@@ -244,3 +244,16 @@ def test_a_window_beyond_the_approved_one_asks_again(store):
     assert [c.action for c in cycle(store, forecast((19, 22)), cst(2026, 3, 2, 10)).changes] == [
         "reopened"  # starts an hour before what was approved
     ]
+
+
+def test_an_event_stored_by_older_code_in_year_1_breaks_no_plan(store):
+    # Input refuses such dates now; reading back skips the check, so old data still loads.
+    stray = Event.model_validate_json(
+        '{"id": "typo", "name": "Typo", "start": "0001-01-01T00:00:00+08:00",'
+        ' "end": "9999-12-31T23:00:00-08:00", "major": true, "scopes": []}'
+    )
+    store.put_event(stray)
+    report = cycle(store, cn_traffic(20, dt.date(2026, 3, 9)), cst(2026, 3, 1, 9))
+    assert [c.action for c in report.changes] == ["created"]
+    assert report.plan.requests[0].event is None
+    assert [e.id for e in store.list_events()] == ["typo"]  # still listed, to be removed

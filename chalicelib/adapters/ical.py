@@ -25,11 +25,12 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import hashlib
+import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rruleset, rrulestr
@@ -39,8 +40,10 @@ from pydantic import ValidationError
 
 from chalicelib.domain.assurance import AssuranceRequest
 from chalicelib.domain.errors import InputError
-from chalicelib.domain.events import EVENT_SCOPES, Event
+from chalicelib.domain.events import CONTROL_CHARACTERS, EVENT_SCOPES, EVENT_YEARS, Event
 from chalicelib.domain.policy import describe_validation_error
+
+log = logging.getLogger(__name__)
 
 DOMAIN = "@burst-assurance"
 PRODID = "-//Burst Assurance//Event calendar//EN"
@@ -65,6 +68,7 @@ _READ = frozenset(
     | {"RRULE", "RDATE", "EXDATE", "RECURRENCE-ID", X_MAJOR, X_SCOPES}
 )
 
+_Item = TypeVar("_Item", Event, AssuranceRequest)
 Moment = dt.date  # a date (all day), or a datetime: floating (naive) or aware
 
 
@@ -91,7 +95,7 @@ def read_events(
     for vevent in vevents:
         try:
             events.extend(reader.events(vevent, changes.get(_uid(vevent) or "", [])))
-        except _Reject as exc:
+        except (_Reject, OverflowError) as exc:  # overflow: a date at the end of time
             raise _input_error(source, f"event {_label(vevent)}: {exc}") from None
     _check_unique(events, source)
     return sorted(events, key=lambda e: (e.start, e.id))
@@ -453,17 +457,36 @@ def write_calendar(
     zone: ZoneInfo,
 ) -> bytes:
     """A calendar to publish for subscription. It holds no clock reading (DTSTAMP comes from each
-    entry's start), so the same events and requests give the same bytes."""
+    entry's start), so the same events and requests give the same bytes. An event or deadline
+    that cannot be written (one stored before its dates were bounded) is left out and logged:
+    one bad entry must not take the whole feed down."""
     calendar = _new_calendar(name, zone)
-    entries = [_event_entry(e, zone) for e in sorted(events, key=lambda e: (e.start, e.id))]
-    entries += [
-        _deadline_entry(r, zone) for r in sorted(requests, key=lambda r: (r.deadline, r.id))
+    entries = [
+        *_written(sorted(events, key=lambda e: (e.start, e.id)), _event_entry, zone),
+        *_written(sorted(requests, key=lambda r: (r.deadline, r.id)), _deadline_entry, zone),
     ]
     if entries:
         calendar.add_component(_timezone(entries, zone))
     for entry in entries:
         calendar.add_component(entry)
     return calendar.to_ical()
+
+
+def _written(
+    items: Iterable[_Item], write: Callable[[_Item, ZoneInfo], VEvent], zone: ZoneInfo
+) -> list[VEvent]:
+    entries = []
+    for item in items:
+        try:
+            entry = write(item, zone)
+        except (ValueError, OverflowError) as exc:
+            log.warning("left %s out of the calendar: %s", item.id, exc)
+            continue
+        if {entry.DTSTART.year, entry.DTEND.year} <= set(EVENT_YEARS):
+            entries.append(entry)
+        else:
+            log.warning("left %s out of the calendar: dated outside %s", item.id, EVENT_YEARS)
+    return entries
 
 
 def _new_calendar(name: str, zone: ZoneInfo) -> Calendar:
@@ -497,14 +520,14 @@ def _entry(uid: str, summary: str, start: dt.datetime, end: dt.datetime, zone: Z
     entry.add("DTSTAMP", start.astimezone(dt.UTC).replace(microsecond=0))
     entry.add("DTSTART", _local(start, zone))
     entry.add("DTEND", _local(end, zone))
-    entry.add("SUMMARY", summary)
+    entry.add("SUMMARY", _one_line(summary))
     return entry
 
 
 def _event_entry(event: Event, zone: ZoneInfo) -> VEvent:
     entry = _entry(f"{event.id}{DOMAIN}", event.name, event.start, event.end, zone)
     if event.notes:
-        entry.add("DESCRIPTION", event.notes)
+        entry.add("DESCRIPTION", _lines(event.notes))
     if event.major:
         entry.add("CATEGORIES", [MAJOR])
     entry.add(X_KIND, "EVENT")
@@ -518,12 +541,12 @@ def _deadline_entry(request: AssuranceRequest, zone: ZoneInfo) -> VEvent:
     summary = f"File service-assurance ticket: {request.rule} {request.scope} ({request.period})"
     uid = f"deadline-{request.id.replace('/', '-')}{DOMAIN}"
     entry = _entry(uid, summary, request.deadline - DEADLINE_SLOT, request.deadline, zone)
-    entry.add("DESCRIPTION", _deadline_text(request, zone))
+    entry.add("DESCRIPTION", _lines(_deadline_text(request, zone)))
     entry.add("CATEGORIES", [DEADLINE])
     entry.add(X_KIND, DEADLINE)
     reminder = Alarm()
     reminder.add("ACTION", "DISPLAY")
-    reminder.add("DESCRIPTION", summary)
+    reminder.add("DESCRIPTION", _one_line(summary))
     reminder.add("TRIGGER", -REMINDER)
     entry.add_component(reminder)
     return entry
@@ -547,3 +570,14 @@ def _deadline_text(request: AssuranceRequest, zone: ZoneInfo) -> str:
             "holiday arrangement for the year is not yet published), so it is set early."
         )
     return "\n".join(lines)
+
+
+def _one_line(text: str) -> str:
+    """Text without control characters: events stored before they were refused may hold them."""
+    return CONTROL_CHARACTERS.sub(" ", text)
+
+
+def _lines(text: str) -> str:
+    """Multi-line text with plain line breaks (the writer escapes those) and nothing else raw."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(_one_line(line) for line in lines)

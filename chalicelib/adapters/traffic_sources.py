@@ -10,7 +10,7 @@ from chalicelib.domain.errors import InputError
 from chalicelib.workflows.ports import Store
 
 if TYPE_CHECKING:
-    from chalicelib.domain.traffic import TrafficSet
+    from chalicelib.domain.traffic import TimeRange, TrafficSet
 
 
 class FileTrafficSource:
@@ -23,7 +23,7 @@ class FileTrafficSource:
         self.patterns = tuple(patterns)
         self.bandwidth_ceiling_gbps = bandwidth_ceiling_gbps
 
-    def load(self) -> TrafficSet:
+    def load(self, span: TimeRange | None = None) -> TrafficSet:
         from chalicelib.adapters.traffic_files import load_files
 
         paths: list[str] = []
@@ -32,7 +32,8 @@ class FileTrafficSource:
             if not matches:
                 raise InputError(f"no traffic file matches {pattern!r}", field="traffic")
             paths.extend(matches)
-        return load_files(paths, bandwidth_ceiling_gbps=self.bandwidth_ceiling_gbps)
+        traffic = load_files(paths, bandwidth_ceiling_gbps=self.bandwidth_ceiling_gbps)
+        return traffic if span is None else traffic.within(span)
 
 
 class StoredTrafficSource:
@@ -41,5 +42,5 @@ class StoredTrafficSource:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def load(self) -> TrafficSet:
-        return self.store.get_traffic()
+    def load(self, span: TimeRange | None = None) -> TrafficSet:
+        return self.store.get_traffic(span)

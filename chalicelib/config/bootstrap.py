@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from chalicelib.config.settings import ENV_PREFIX, Settings
 from chalicelib.domain.errors import InputError
+from chalicelib.domain.policy import describe_validation_error
 
 if TYPE_CHECKING:
     from chalicelib.adapters.slack.notifier import SlackNotifier
@@ -160,22 +161,30 @@ def build_policy(settings: Settings, policy_file: str | Path | None = None) -> P
 # Which secret holds which settings: one secret per concern, so that each function's role can
 # read only the secrets its work needs (infra/template.json).
 SECRETS = {
-    "api_secret_id": ("api_token", "ical_token"),
+    "api_secret_id": ("api_token", "api_tokens", "ical_token"),
     "slack_secret_id": ("slack_bot_token", "slack_signing_secret"),
     "huawei_secret_id": ("huawei_ak", "huawei_sk"),
 }
 
 
 def with_secrets(settings: Settings) -> Settings:
-    """Settings with the values of each configured Secrets Manager secret filled in."""
-    update: dict[str, SecretStr] = {}
+    """Settings with the values of each configured Secrets Manager secret filled in, checked
+    like the environment's (``api_tokens`` is "name=token,..." there too)."""
+    found: dict[str, str] = {}
     for id_field, names in SECRETS.items():
         secret_id = getattr(settings, id_field)
         if secret_id is None:
             continue
         secret = _fetch_secret(secret_id)
-        update |= {name: SecretStr(str(secret[name])) for name in names if secret.get(name)}
-    return settings.model_copy(update=update) if update else settings
+        found |= {name: str(secret[name]) for name in names if secret.get(name)}
+    if not found:
+        return settings
+    try:
+        return Settings.model_validate(settings.model_dump() | found)
+    except ValidationError as exc:
+        raise InputError(
+            f"settings from Secrets Manager: {describe_validation_error(exc)}"
+        ) from None
 
 
 def _fetch_secret(secret_id: str) -> dict[str, Any]:

@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from chalicelib.domain.errors import InputError
 from chalicelib.domain.policy import describe_validation_error
@@ -57,6 +65,8 @@ class Settings(BaseModel):
     work_queue: Literal["inline", "thread", "sqs"] = "inline"
     filing_queue_url: str | None = None
     sqs_endpoint: str | None = None  # tests point it at a loopback stand-in
+    # The S3 drop refuses larger objects unread (it parses them streaming, within ~400 MB).
+    max_object_bytes: int = Field(default=256 * 1024 * 1024, ge=1)
     traffic_source: Literal["files", "store"] = "files"
     traffic: tuple[str, ...] = ("examples/traffic/*.csv.gz",)  # file globs, for "files"
     policy_file: Path | None = None
@@ -66,7 +76,11 @@ class Settings(BaseModel):
     # API authentication. "bearer": the app checks `Authorization: Bearer <api_token>` (local,
     # tests). "api-key": API Gateway checked the API key before the request reached us (AWS).
     api_auth: Literal["bearer", "api-key"] = "bearer"
-    api_token: SecretStr | None = None
+    api_token: SecretStr | None = None  # the caller named "api"
+    # Callers by name: "alice=<token>,ci=<token>" for bearer, "alice=<key id>,ci=<key id>" (API
+    # Gateway key ids) for api-key. The name goes into every audit entry the caller causes.
+    api_tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    api_keys: dict[str, str] = Field(default_factory=dict)
     ical_token: SecretStr | None = None  # the secret in the iCalendar feed's URL
     # On AWS the secrets live in Secrets Manager, one JSON secret per concern, each read only by
     # the functions that need it: {"api_token", "ical_token"}; {"slack_bot_token",
@@ -86,6 +100,13 @@ class Settings(BaseModel):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("api_tokens", "api_keys", mode="before")
+    @classmethod
+    def _named(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str):
+            return named_values(value, info.field_name or "")
+        return value
+
     @property
     def outbox_path(self) -> Path:
         return self.outbox_dir or self.data_dir / "outbox"
@@ -93,6 +114,12 @@ class Settings(BaseModel):
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "burst-assurance.sqlite3"
+
+    @property
+    def bearer_tokens(self) -> dict[str, str]:
+        """Each API caller's name and token (the single ``api_token`` is named "api")."""
+        named = {"api": self.api_token, **self.api_tokens} if self.api_token else self.api_tokens
+        return {name: token.get_secret_value() for name, token in named.items()}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -108,3 +135,17 @@ class Settings(BaseModel):
             raise InputError(
                 f"settings from {ENV_PREFIX}* variables: {describe_validation_error(exc)}"
             ) from None
+
+
+def named_values(text: str, setting: str) -> dict[str, str]:
+    """``"alice=abc,ci=def"`` as {"alice": "abc", "ci": "def"}. The values may be secret, so
+    an error names the pair by its position, never by its text."""
+    named: dict[str, str] = {}
+    for position, pair in enumerate((p for p in text.split(",") if p.strip()), start=1):
+        name, _, value = (part.strip() for part in pair.partition("="))
+        if not name or not value:
+            raise ValueError(f"pair {position} is not name=value (expected e.g. alice=...,ci=...)")
+        if name in named or value in named.values():
+            raise ValueError(f"pair {position} repeats a name or a value of {setting}")
+        named[name] = value
+    return named

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 import pendulum
@@ -65,3 +66,17 @@ class DeadlineCalculator:
 
     def _at_cutoff(self, day: dt.date) -> dt.datetime:
         return dt.datetime.combine(day, self.policy.lead_times.cutoff, tzinfo=self.policy.zone)
+
+
+def time_left(deadline: dt.datetime, now: dt.datetime, policy: Policy) -> str:
+    """As people read it: working days left on the official calendar, or hours (rounded up, so
+    never "0h") within the last day, or "overdue"."""
+    hours = (deadline - now).total_seconds() / 3600
+    if hours <= 0:
+        return "overdue"
+    if hours < 24:
+        return f"{math.ceil(hours)}h"
+    days = WorkingDayCalendar(policy.calendar).working_days_after(
+        now.astimezone(policy.zone).date(), deadline.astimezone(policy.zone).date()
+    )
+    return f"{days} wd"

@@ -8,14 +8,27 @@ from collections.abc import Iterable
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from chalicelib.domain.vocabulary import BILLING_AREAS, CONCURRENCY_SCOPES, VAS_TOTAL
 
 EVENT_SCOPES = frozenset((*BILLING_AREAS, *CONCURRENCY_SCOPES))
 EVENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 GALA_PREFIX = "spring-festival-gala-"
-GALA_YEARS = range(1983, 2100)  # CCTV's first gala; the lunar calendar we use ends in 2099
+# The years an event may fall in: a date outside them is a typo, and the lunar calendar we use
+# ends in 2099. Galas are generated for the same years.
+EVENT_YEARS = range(2000, 2100)
+GALA_YEARS = EVENT_YEARS
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+LINE_BREAKS_AND_TABS = re.compile(r"[\t\n\r]")
 
 
 class Event(BaseModel):
@@ -28,6 +41,25 @@ class Event(BaseModel):
     major: bool  # no default: an unmarked event must not mean one thing here and another there
     scopes: tuple[str, ...] = ()  # empty: every billing area and service
     notes: Annotated[str, Field(max_length=2000)] | None = None
+
+    # The stores read events back as JSON. An event stored before these checks existed must
+    # still load, so they apply to new input only, and the readers that cannot take such an
+    # event skip or clean it (adapters.ical.write_calendar).
+
+    @field_validator("start", "end")
+    @classmethod
+    def _within_event_years(cls, moment: dt.datetime, info: ValidationInfo) -> dt.datetime:
+        if info.mode != "json" and moment.year not in EVENT_YEARS:
+            raise ValueError(f"must be in the years {EVENT_YEARS[0]} to {EVENT_YEARS[-1]}")
+        return moment
+
+    @field_validator("name", "notes")
+    @classmethod
+    def _no_control_characters(cls, text: str | None, info: ValidationInfo) -> str | None:
+        allowed = LINE_BREAKS_AND_TABS if info.field_name == "notes" else None
+        if text is not None and info.mode != "json" and has_control_characters(text, allowed):
+            raise ValueError("must not contain control characters")
+        return text
 
     @field_validator("scopes")
     @classmethod
@@ -70,6 +102,10 @@ class Event(BaseModel):
         return self.id.startswith(GALA_PREFIX)
 
 
+def has_control_characters(text: str, allowed: re.Pattern[str] | None = None) -> bool:
+    return bool(CONTROL_CHARACTERS.search(allowed.sub("", text) if allowed else text))
+
+
 def event_id_for(name: str, start: dt.datetime) -> str:
     """A readable id for a new event: its name as a slug, and its start date."""
     words = "".join(c.lower() if c.isascii() and c.isalnum() else "-" for c in name)
@@ -105,3 +141,9 @@ def with_galas(events: Iterable[Event], years: Iterable[int], zone: ZoneInfo) ->
         if y in GALA_YEARS and f"{GALA_PREFIX}{y}" not in have
     )
     return sorted(result, key=lambda e: (e.start, e.id))
+
+
+def plannable(events: list[Event]) -> list[Event]:
+    """Events dated within EVENT_YEARS. Input refuses any other date, but an event stored by
+    older code may still carry one (year 9999), and must not break a plan or the feed."""
+    return [e for e in events if e.start.year in EVENT_YEARS and e.end.year in EVENT_YEARS]

@@ -172,6 +172,15 @@ class CalendarPolicy(_Section):
         return self
 
 
+class Ingestion(_Section):
+    """Which traffic rows are believed. A row dated outside [earliest, now + years_ahead) is
+    refused at ingestion (a typo in the year, or epoch milliseconds read as seconds), and
+    planning never reads past that horizon either, whatever an older version stored."""
+
+    earliest: dt.date = dt.date(2000, 1, 1)  # local midnight, in the policy's time zone
+    years_ahead: Annotated[int, Field(ge=1, le=10)] = 2
+
+
 class Policy(_Section):
     provider: str = "huawei-cloud-live"
     time_zone: str = "Asia/Shanghai"
@@ -192,6 +201,7 @@ class Policy(_Section):
     rematch_margin_hours: Annotated[float, Field(ge=0, le=72)] = 6
     # Bandwidth above this is refused at ingestion: almost always Mbit/s given as Gbit/s.
     bandwidth_ceiling_gbps: Positive = DEFAULT_BANDWIDTH_CEILING_GBPS
+    ingestion: Ingestion = Ingestion()
 
     @field_validator("time_zone")
     @classmethod

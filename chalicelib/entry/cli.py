@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import math
 import os
 import sys
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from chalicelib.domain.errors import Conflict, InputError, NotFound
 from chalicelib.domain.events import Event, event_id_for
 from chalicelib.domain.policy import Policy, describe_validation_error
 from chalicelib.domain.tracking import Change, RequestState, TrackedRequest
+from chalicelib.entry.cli_forecasts import add_forecasts_parser
 from chalicelib.workflows import events as calendar
 from chalicelib.workflows.ports import FilingError
 from chalicelib.workflows.requests import RequestHistory
@@ -72,23 +72,9 @@ def load_events_file(path: Path, zone: ZoneInfo, default_major: bool = True) -> 
 # -- rendering ---------------------------------------------------------------------------------
 
 
-def time_left(deadline: dt.datetime, now: dt.datetime, policy: Policy) -> str:
-    """Working days left on the official calendar, or hours (rounded up) within the last day."""
-    from chalicelib.domain.workdays import WorkingDayCalendar
-
-    hours = (deadline - now).total_seconds() / 3600
-    if hours <= 0:
-        return "overdue"
-    if hours < 24:
-        return f"{math.ceil(hours)}h"
-    zone = policy.zone
-    days = WorkingDayCalendar(policy.calendar).working_days_after(
-        now.astimezone(zone).date(), deadline.astimezone(zone).date()
-    )
-    return f"{days} wd"
-
-
 def render_table(plan: Plan, policy: Policy) -> str:
+    from chalicelib.domain.deadlines import time_left
+
     header = (
         "DEADLINE",
         "LEFT",
@@ -152,12 +138,22 @@ def render_plan(plan: Plan, policy: Policy, fmt: str) -> str:
 def cmd_plan(args: argparse.Namespace) -> int:
     from chalicelib.adapters.traffic_files import load_files
     from chalicelib.domain.planner import make_plan
+    from chalicelib.domain.traffic import accepted_dates
 
-    policy = load_policy(args.policy)
-    traffic = load_files(args.traffic, bandwidth_ceiling_gbps=policy.bandwidth_ceiling_gbps)
+    policy, now = load_policy(args.policy), parse_now(args.now)
+    traffic = load_files(
+        args.traffic,
+        bandwidth_ceiling_gbps=policy.bandwidth_ceiling_gbps,
+        dates=accepted_dates(policy, now),
+    )
     events = load_events_file(Path(args.events), policy.zone) if args.events else []
-    plan = make_plan(traffic, events, policy, parse_now(args.now))
+    plan = make_plan(traffic, events, policy, now)
     print(render_plan(plan, policy, args.format))
+    if args.html:
+        from chalicelib.entry.cli_page import write_plan_html
+
+        written = write_plan_html(plan, traffic, events, policy, args.html)
+        print(f"wrote {written}", file=sys.stderr)
     return 0
 
 
@@ -417,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--policy", metavar="FILE", help="TOML policy overrides")
     plan.add_argument("--now", metavar="ISO", help="the moment to plan at (default: the clock)")
     plan.add_argument("--format", choices=("table", "json"), default="table")
+    plan.add_argument("--html", metavar="FILE", help="also write the plan as a page (charts)")
     plan.set_defaults(handler=cmd_plan)
 
     run = commands.add_parser("run", help="one scheduled cycle against the store")
@@ -472,6 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     marked = req.add_parser("mark-filed", help="record a ticket filed by hand in the console")
     marked.add_argument("--ticket", required=True, metavar="NO")
     marked.set_defaults(handler=cmd_requests_mark_filed)
+    add_forecasts_parser(commands)
     watch = commands.add_parser(
         "watch", help="remind, mark missed, retry filings and follow filed cases (daily/hourly)"
     )

@@ -77,5 +77,6 @@ def forecast_drop(bucket: str, key: str, log: logging.Logger) -> dict[str, Any]:
 
     rt = runtime()
     return ingest_object(
-        rt.store, bucket, key, log, bandwidth_ceiling_gbps=rt.policy.bandwidth_ceiling_gbps
-    )
+        rt.store, bucket, key, log, policy=rt.policy, now=clock.utc_now(),
+        max_bytes=rt.settings.max_object_bytes,
+    )  # fmt: skip

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from chalicelib.domain.errors import Conflict, NotFound
-from chalicelib.domain.events import GALA_PREFIX, Event, with_galas
+from chalicelib.domain.events import GALA_PREFIX, Event, plannable, with_galas
 from chalicelib.domain.policy import Policy
 from chalicelib.domain.tracking import Change
 from chalicelib.workflows.ports import Store, TrafficSource
@@ -31,7 +31,7 @@ def calendar_events(
     Galas are generated for the years of the stored events and of ``now`` (and the next), within
     the asked range."""
     stored = store.list_events()
-    years = {e.start.year for e in stored}
+    years = {e.start.year for e in plannable(stored)}  # a stray year 9999 must not span Galas
     if now is not None:
         years |= {now.year, now.year + 1}
     if start is not None:

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 from chalicelib.domain.assurance import Plan
 from chalicelib.domain.errors import Conflict
+from chalicelib.domain.events import plannable
 from chalicelib.domain.planner import make_plan
 from chalicelib.domain.policy import Policy
 from chalicelib.domain.tracking import Change, reconcile
+from chalicelib.domain.traffic import planning_window
 from chalicelib.workflows.notices import DispatchReport, dispatch_notices
 from chalicelib.workflows.ports import Notifier, Store, TrafficSource
 from chalicelib.workflows.retry import retry_on_conflict
@@ -26,7 +28,10 @@ class CycleReport:
 
 
 def current_plan(store: Store, source: TrafficSource, policy: Policy, now: dt.datetime) -> Plan:
-    return make_plan(source.load(), store.list_events(), policy, now)
+    """Planned from the traffic of the planning window only: whatever else is stored (a point
+    centuries away, written before dates were checked) is never read."""
+    traffic = source.load(planning_window(policy, now))
+    return make_plan(traffic, plannable(store.list_events()), policy, now)
 
 
 def run_cycle(

@@ -13,7 +13,7 @@ from chalicelib.domain.tracking import AuditEntry, TrackedRequest
 
 if TYPE_CHECKING:  # traffic.py imports NumPy, which an /events request should not pay for
     from chalicelib.domain.tickets import Ticket
-    from chalicelib.domain.traffic import TrafficSet
+    from chalicelib.domain.traffic import TimeRange, TrafficDeletion, TrafficSet
 
 
 class Store(Protocol):
@@ -66,18 +66,31 @@ class Store(Protocol):
     # -- traffic: uploaded actuals and forecasts -----------------------------------------
     def put_traffic(self, traffic: TrafficSet) -> None:
         """Merge the points in (new points win), as chunks (chalicelib.adapters.store.chunks).
-        A chunk is written whole or not at all."""
+        The upload becomes visible all at once or not at all, even if the writer dies midway;
+        concurrent uploads all land, each merged over the others."""
         ...
 
-    def get_traffic(self) -> TrafficSet:
-        """Every stored point; an empty set when nothing was uploaded."""
+    def get_traffic(self, span: TimeRange | None = None) -> TrafficSet:
+        """The stored points in ``span`` (reading only the months it touches), or every one;
+        an empty set when there are none."""
+        ...
+
+    def delete_traffic(self, deletion: TrafficDeletion) -> TrafficDeletion:
+        """Remove the points the deletion covers and append its record (with how many points
+        went, and its sequence number) to the log of deletions, in one step."""
+        ...
+
+    def traffic_deletions(self) -> list[TrafficDeletion]:
+        """The log of deletions, oldest first."""
         ...
 
 
 class TrafficSource(Protocol):
     """Where a planning cycle reads actuals and forecasts from."""
 
-    def load(self) -> TrafficSet: ...
+    def load(self, span: TimeRange | None = None) -> TrafficSet:
+        """The points in ``span`` (all of them when None)."""
+        ...
 
 
 class NotifierError(RuntimeError):

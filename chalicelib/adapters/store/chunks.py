@@ -1,7 +1,9 @@
 """Traffic kept in a store: one compressed chunk per (metric, scope, UTC month).
 
 A month of 5-minute points is 8,928 float64 values; zlib-compressed it fits easily in one
-DynamoDB item (400 KB) or SQLite row, and a re-upload rewrites only the months it touches.
+DynamoDB item (400 KB) or SQLite row, and a re-upload rewrites only the months it touches. A read
+of a time range reads only the months it touches (``months_of``), so a stray point stored years
+away costs nothing until someone asks for its month.
 """
 
 from __future__ import annotations
@@ -12,7 +14,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chalicelib.domain.traffic import STEP_SECONDS, Series, TrafficSet, overlay
+from chalicelib.domain.traffic import (
+    STEP_SECONDS,
+    Series,
+    TimeRange,
+    TrafficDeletion,
+    TrafficSet,
+    overlay,
+)
+
+# The audit id under which stores log deletions of traffic (no request id starts with '#').
+TRAFFIC_LOG = "#traffic"
 
 
 @dataclass(frozen=True)
@@ -26,6 +38,20 @@ class Chunk:
     @property
     def key(self) -> str:
         return f"{self.metric}/{self.scope}/{self.month}"
+
+    @property
+    def points(self) -> int:
+        return len(self.times)
+
+    def without(self, span: TimeRange) -> Chunk | None:
+        """This chunk less its points in ``span``; None when none is left."""
+        lo, hi = span.epochs
+        keep = (self.times < lo) | (self.times >= hi)
+        if keep.all():
+            return self
+        if not keep.any():
+            return None
+        return Chunk(self.metric, self.scope, self.month, self.times[keep], self.values[keep])
 
     def as_series(self) -> Series:
         return Series(self.metric, self.scope, self.times, self.values)
@@ -81,3 +107,26 @@ def assemble(chunks: Iterator[Chunk] | list[Chunk]) -> TrafficSet:
             np.concatenate([c.values for c in parts]),
         )  # fmt: skip
     return result
+
+
+def month_of(key: str) -> str:
+    """YYYY-MM of a chunk key."""
+    return key.rsplit("/", 1)[-1]
+
+
+def months_of(span: TimeRange) -> tuple[str, str]:
+    """The first and last UTC month (YYYY-MM) with a point in ``span``; compared as strings,
+    a chunk's month lies between them exactly when it may hold one of the span's points."""
+    lo, hi = span.epochs
+    first, last = np.array([lo, hi - 1], dtype="datetime64[s]").astype("datetime64[M]")
+    return str(first), str(last)
+
+
+def in_months(key: str, months: tuple[str, str]) -> bool:
+    return months[0] <= month_of(key) <= months[1]
+
+
+def touched_by(key: str, deletion: TrafficDeletion) -> bool:
+    """Whether the chunk at ``key`` may hold points the deletion removes."""
+    metric, scope, _ = key.split("/")
+    return deletion.covers(metric, scope) and in_months(key, months_of(deletion.span))

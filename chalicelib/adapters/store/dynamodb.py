@@ -5,8 +5,11 @@ the key schema below in step with infra/):
 
 - ``P-events``:   partition key ``id`` (S); ``start`` (S, ISO 8601), ``doc`` (S, JSON)
 - ``P-requests``: partition key ``id`` (S); ``version`` (N), ``deadline`` (S), ``doc`` (S, JSON)
-- ``P-audit``:    partition key ``request_id`` (S), sort key ``version`` (N); ``doc`` (S, JSON)
-- ``P-traffic``:  partition key ``key`` (S, metric/scope/YYYY-MM); ``blob`` (B), ``version`` (N)
+- ``P-audit``:    partition key ``request_id`` (S), sort key ``version`` (N); ``doc`` (S, JSON);
+  deletions of traffic are logged here too, under the reserved id ``#traffic``
+- ``P-traffic``:  partition key ``key`` (S): ``metric/scope/YYYY-MM@<upload>`` with ``blob`` (B),
+  one version of one chunk; and the head ``#head`` with ``version`` (N) and ``chunks`` (M, chunk
+  key -> upload), which says which versions are current (see put_traffic)
 - ``P-notices``:  partition key ``request_id`` (S), sort key ``version`` (N); ``doc`` (S, JSON):
   the outbox of notifications, written with the change they announce, deleted once sent
 
@@ -17,10 +20,11 @@ table holds only what is not sent yet.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,36 +32,64 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from chalicelib.adapters.store.chunks import Chunk, assemble, merge_chunk, split_into_chunks
+from chalicelib.adapters.store.chunks import (
+    TRAFFIC_LOG,
+    Chunk,
+    assemble,
+    in_months,
+    merge_chunk,
+    months_of,
+    split_into_chunks,
+    touched_by,
+)
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.events import Event
 from chalicelib.domain.notices import Notice, in_sending_order
 from chalicelib.domain.tracking import AuditEntry, TrackedRequest
-from chalicelib.domain.traffic import TrafficSet
+from chalicelib.domain.traffic import TimeRange, TrafficDeletion, TrafficSet
 
 # Used only when an endpoint (DynamoDB Local) is given and nothing else names a region.
 LOCAL_REGION = "us-east-1"
 
-# TransactWriteItems takes at most 100 actions and 4 MB of items; a merged chunk is at most
-# ~90 KB (a full month of points). The byte budget keeps a margin under the limit.
-MAX_TRANSACTION_ITEMS = 100
-MAX_TRANSACTION_BYTES = 3_500_000
-ITEM_OVERHEAD_BYTES = 64  # attribute names, the version number
 MAX_BATCH_GET_KEYS = 100
+MAX_BATCH_WRITE_ITEMS = 25
 UNPROCESSED_ATTEMPTS = 8
 
 # How often a write whose transaction collided with another one in flight is tried again
 # before it gives up (requests: as Conflict, for the caller to re-read; traffic: re-merged).
 TRANSACTION_ATTEMPTS = 5
+# How often a traffic write that lost its head switch to another writer re-merges and tries
+# again; with the pauses below, twenty writers of the same months all get through.
+UPLOAD_ATTEMPTS = 40
+BACKOFF_BASE_SECONDS = 0.02
+BACKOFF_CAP_SECONDS = 1.0
+# The item that says which version of each traffic chunk is current (see put_traffic).
+TRAFFIC_HEAD = "#head"
 
 Item = dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
-class _ChunkPut:
-    chunk: Chunk  # the uploaded part, merged again if the write must be retried
-    action: dict[str, Any]  # the conditional Put of the merged chunk
-    size: int  # bytes the item counts for in a transaction
+class _Head:
+    """The traffic head as read: ``version`` 0 when there is none yet; ``items`` maps each
+    chunk key to the key of the item holding its current version."""
+
+    version: int
+    items: dict[str, str]
+
+
+def _unused(written: dict[str, tuple[str | None, str | None]], keys: list[str]) -> list[str]:
+    """Items this writer made for chunks that ``keys`` (the final selection) does not name."""
+    chosen = set(keys)
+    return [
+        made for key, (read, made) in written.items() if made and made != read and key not in chosen
+    ]
+
+
+def _pause(attempt: int) -> None:
+    """Full jitter: a random pause up to a ceiling that doubles with each attempt."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
+    time.sleep(random.uniform(0, ceiling))  # noqa: S311 - jitter, not a secret
 
 
 def _s(value: str) -> dict[str, str]:
@@ -255,53 +287,196 @@ class DynamoStore:
         self.client.delete_item(TableName=self.notices_table, Key=key)
 
     # -- traffic ------------------------------------------------------------------------------
+    #
+    # Chunk items are never changed once written: each holds one version of one chunk, under
+    # the key "metric/scope/YYYY-MM@<upload>". The head item (key TRAFFIC_HEAD) maps every chunk
+    # to the upload holding its current version, and carries a version number. A write puts its
+    # new chunk items first, invisible, then switches the head in one conditional transaction:
+    # a writer killed before the switch leaves the previous data whole (and a few items nothing
+    # refers to); one killed after it has finished. Tables written before the head existed keep
+    # their chunks under the bare chunk key; until the first write they are read as they are.
 
     def put_traffic(self, traffic: TrafficSet) -> None:
-        """Each chunk is read, merged and written back on the version it was read at. All the
-        chunks of one call go in one transaction when they fit its limits (100 items, 4 MB:
-        about 40 full months of one series, many more sparse ones); a larger upload is written
-        in several transactions, each whole or not at all, so a failure part-way leaves some
-        months merged and the others as they were (uploading again finishes the job). A
-        transaction that loses to a concurrent writer is re-read, re-merged and tried again a
-        few times, then raises Conflict."""
-        chunks = list(split_into_chunks(traffic))
-        if not chunks:
-            return
-        stored = self._read_chunks([c.key for c in chunks])
-        for group in _transaction_groups([self._merged(c, stored.get(c.key)) for c in chunks]):
-            self._write_chunks(group)
+        """Merged over the stored chunks and switched in at once. A writer that loses the
+        switch to another re-merges only the chunks the other changed, after a pause that
+        grows with every loss (jittered, so that racing writers spread out)."""
+        uploaded = {chunk.key: chunk for chunk in split_into_chunks(traffic)}
+        if uploaded:
+            self._commit(lambda _: sorted(uploaded), lambda k, old: merge_chunk(old, uploaded[k]))
 
-    def _write_chunks(self, group: list[_ChunkPut]) -> None:
-        for _ in range(TRANSACTION_ATTEMPTS):
-            if self._transact([{"Put": put.action} for put in group]) is None:
-                return
-            stored = self._read_chunks([put.chunk.key for put in group])
-            group = [self._merged(put.chunk, stored.get(put.chunk.key)) for put in group]
-        raise Conflict(
-            f"traffic {group[0].chunk.key} .. {group[-1].chunk.key} kept changing underneath "
-            f"after {TRANSACTION_ATTEMPTS} attempts; upload again"
+    def delete_traffic(self, deletion: TrafficDeletion) -> TrafficDeletion:
+        """The points go and the record of their removal (in the audit table, under
+        TRAFFIC_LOG, numbered on from the last record) is written in the same switch."""
+        removed: dict[str, int] = {}
+        done: list[TrafficDeletion] = []
+
+        def remove(key: str, old: Chunk | None) -> Chunk | None:
+            kept = old.without(deletion.span) if old else None
+            removed[key] = (old.points if old else 0) - (kept.points if kept else 0)
+            return kept
+
+        def record(keys: Sequence[str]) -> list[dict[str, Any]]:
+            points = sum(removed.get(key, 0) for key in keys)
+            number = self._last_deletion_number() + 1
+            done[:] = [deletion.model_copy(update={"points": points, "sequence": number})]
+            item = {"request_id": _s(TRAFFIC_LOG), "version": _n(number)}
+            item["doc"] = _s(done[0].model_dump_json())
+            put = {"TableName": self.audit_table, "Item": item}
+            put["ConditionExpression"] = "attribute_not_exists(request_id)"
+            return [{"Put": put}]
+
+        self._commit(
+            lambda head: sorted(k for k in head.items if touched_by(k, deletion)), remove, record
+        )
+        return done[0]
+
+    def traffic_deletions(self) -> list[TrafficDeletion]:
+        items = self._paged(
+            "query",
+            TableName=self.audit_table,
+            KeyConditionExpression="request_id = :log",
+            ExpressionAttributeValues={":log": _s(TRAFFIC_LOG)},
+            ScanIndexForward=True,
+        )
+        return [TrafficDeletion.model_validate_json(item["doc"]["S"]) for item in items]
+
+    def _last_deletion_number(self) -> int:
+        response = self.client.query(
+            TableName=self.audit_table,
+            KeyConditionExpression="request_id = :log",
+            ExpressionAttributeValues={":log": _s(TRAFFIC_LOG)},
+            ProjectionExpression="#version",
+            ExpressionAttributeNames={"#version": "version"},
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = response.get("Items", [])
+        return int(items[0]["version"]["N"]) if items else 0
+
+    def get_traffic(self, span: TimeRange | None = None) -> TrafficSet:
+        months = months_of(span) if span else None
+        for attempt in range(UPLOAD_ATTEMPTS):
+            head = self._read_head()
+            wanted = {
+                chunk: item
+                for chunk, item in head.items.items()
+                if months is None or in_months(chunk, months)
+            }
+            blobs = self._read_items(wanted.values())
+            if len(blobs) == len(wanted):
+                traffic = assemble([Chunk.decode(c, blobs[i]) for c, i in wanted.items()])
+                return traffic.within(span) if span else traffic
+            _pause(attempt)  # a writer switched past this head and dropped what it replaced
+        raise Conflict("the traffic kept changing while it was read; try again")
+
+    def _commit(
+        self,
+        select: Callable[[_Head], list[str]],
+        change: Callable[[str, Chunk | None], Chunk | None],
+        record: Callable[[Sequence[str]], list[dict[str, Any]]] | None = None,
+    ) -> None:
+        """Rewrite the chunks ``select`` names through ``change`` (None: the chunk goes), then
+        switch the head to them with ``record``'s actions in the same transaction."""
+        written: dict[str, tuple[str | None, str | None]] = {}  # chunk: (item read, item made)
+        discarded: list[str] = []  # items this writer made, then made again
+        for attempt in range(UPLOAD_ATTEMPTS):
+            head = self._read_head()
+            keys = select(head)
+            stale = [k for k in keys if k not in written or written[k][0] != head.items.get(k)]
+            if self._rewrite(head, stale, change, written, discarded):
+                items = dict(head.items)
+                for key in keys:
+                    made = written[key][1]
+                    if made is None:
+                        items.pop(key, None)
+                    else:
+                        items[key] = made
+                extra = record(keys) if record else []
+                if self._switch(head, items, extra):
+                    replaced = {head.items[k] for k in keys if k in head.items}
+                    replaced -= set(items.values())
+                    self._drop_items([*replaced, *discarded, *_unused(written, keys)])
+                    return
+            _pause(attempt)
+        self._drop_items([*discarded, *_unused(written, [])])
+        raise Conflict(f"the traffic kept changing after {UPLOAD_ATTEMPTS} attempts; try again")
+
+    def _rewrite(
+        self,
+        head: _Head,
+        keys: list[str],
+        change: Callable[[str, Chunk | None], Chunk | None],
+        written: dict[str, tuple[str | None, str | None]],
+        discarded: list[str],
+    ) -> bool:
+        """Put the changed versions of ``keys`` (as read in ``head``) as new items. False when
+        an item the head names is gone already: a newer head exists, read it again."""
+        read = {key: head.items.get(key) for key in keys}
+        blobs = self._read_items(item for item in read.values() if item)
+        if any(item and item not in blobs for item in read.values()):
+            return False
+        upload = uuid.uuid4().hex[:12]
+        new_items: dict[str, bytes] = {}
+        for key, item in read.items():
+            old = Chunk.decode(key, blobs[item]) if item else None
+            new = change(key, old)
+            made: str | None = None
+            if new is old:
+                made = item
+            elif new is not None:
+                made = f"{key}@{upload}"
+                new_items[made] = new.encode()
+            before, previous = written.get(key, (None, None))
+            if previous and previous not in (before, made):  # made by this writer, now stale
+                discarded.append(previous)
+            written[key] = (item, made)
+        self._put_items(new_items)
+        return True
+
+    def _read_head(self) -> _Head:
+        item = self._get(self.traffic_table, {"key": _s(TRAFFIC_HEAD)})
+        if item is None:
+            return _Head(0, {key: key for key in self._bare_chunk_keys()})
+        uploads = item["chunks"]["M"]
+        return _Head(
+            int(item["version"]["N"]),
+            {key: f"{key}@{u['S']}" if u["S"] else key for key, u in uploads.items()},
         )
 
-    def _merged(self, chunk: Chunk, stored: tuple[Chunk, int] | None) -> _ChunkPut:
-        """The conditional Put of ``chunk`` merged into the stored one (with its version)."""
-        old, version = stored if stored else (None, 0)
-        blob = merge_chunk(old, chunk).encode()
-        action: dict[str, Any] = {
-            "TableName": self.traffic_table,
-            "Item": {"key": _s(chunk.key), "blob": {"B": blob}, "version": _n(version + 1)},
-            "ExpressionAttributeNames": {"#key": "key"},
-        }
-        if old is None:
-            action["ConditionExpression"] = "attribute_not_exists(#key)"
-        else:
-            action["ConditionExpression"] = "attribute_exists(#key) AND #version = :read"
-            action["ExpressionAttributeNames"]["#version"] = "version"
-            action["ExpressionAttributeValues"] = {":read": _n(version)}
-        return _ChunkPut(chunk, action, len(blob) + len(chunk.key) + ITEM_OVERHEAD_BYTES)
+    def _bare_chunk_keys(self) -> list[str]:
+        """Chunks written before the head existed, under their own key."""
+        items = self._paged(
+            "scan",
+            TableName=self.traffic_table,
+            ProjectionExpression="#key",
+            ExpressionAttributeNames={"#key": "key"},
+        )
+        keys = (item["key"]["S"] for item in items)
+        return [key for key in keys if "@" not in key and key != TRAFFIC_HEAD]
 
-    def _read_chunks(self, keys: Sequence[str]) -> dict[str, tuple[Chunk, int]]:
-        """The stored chunks among ``keys``, each with its version (consistent reads)."""
-        found: dict[str, tuple[Chunk, int]] = {}
+    def _switch(self, head: _Head, items: dict[str, str], extra: list[dict[str, Any]]) -> bool:
+        uploads = {chunk: _s(item.partition("@")[2]) for chunk, item in items.items()}
+        put: dict[str, Any] = {
+            "TableName": self.traffic_table,
+            "Item": {
+                "key": _s(TRAFFIC_HEAD),
+                "version": _n(head.version + 1),
+                "chunks": {"M": uploads},
+            },
+        }
+        if head.version == 0:
+            put["ConditionExpression"] = "attribute_not_exists(#key)"
+            put["ExpressionAttributeNames"] = {"#key": "key"}
+        else:
+            put["ConditionExpression"] = "#version = :read"
+            put["ExpressionAttributeNames"] = {"#version": "version"}
+            put["ExpressionAttributeValues"] = {":read": _n(head.version)}
+        return self._transact([{"Put": put}, *extra]) is None
+
+    def _read_items(self, keys: Iterable[str]) -> dict[str, bytes]:
+        """The blobs of those of ``keys`` that exist (consistent reads)."""
+        found: dict[str, bytes] = {}
         unique = sorted(set(keys))
         for start in range(0, len(unique), MAX_BATCH_GET_KEYS):
             request: dict[str, Any] = {
@@ -313,23 +488,36 @@ class DynamoStore:
             for attempt in range(UNPROCESSED_ATTEMPTS):
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.traffic_table, []):
-                    key = item["key"]["S"]
-                    found[key] = (Chunk.decode(key, item["blob"]["B"]), int(item["version"]["N"]))
+                    found[item["key"]["S"]] = item["blob"]["B"]
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
-                time.sleep(0.05 * 2**attempt)
+                _pause(attempt)
             else:
                 raise RuntimeError("DynamoDB kept leaving traffic keys unprocessed; try again")
         return found
 
-    def get_traffic(self) -> TrafficSet:
-        return assemble(
-            [
-                Chunk.decode(item["key"]["S"], item["blob"]["B"])
-                for item in self._scan(self.traffic_table)
-            ]
+    def _put_items(self, blobs: dict[str, bytes]) -> None:
+        self._batch_write(
+            [{"PutRequest": {"Item": {"key": _s(k), "blob": {"B": b}}}} for k, b in blobs.items()]
         )
+
+    def _drop_items(self, keys: Iterable[str]) -> None:
+        """Remove items no head refers to any more. Tidying only: a failure is left for good."""
+        with contextlib.suppress(ClientError, RuntimeError):
+            self._batch_write([{"DeleteRequest": {"Key": {"key": _s(k)}}} for k in set(keys)])
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        for start in range(0, len(requests), MAX_BATCH_WRITE_ITEMS):
+            pending = {self.traffic_table: requests[start : start + MAX_BATCH_WRITE_ITEMS]}
+            for attempt in range(UNPROCESSED_ATTEMPTS):
+                response = self.client.batch_write_item(RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                _pause(attempt)
+            else:
+                raise RuntimeError("DynamoDB kept leaving traffic items unprocessed; try again")
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -377,7 +565,7 @@ class DynamoStore:
                     return reasons
                 if "TransactionConflict" not in reasons:
                     raise
-            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 - jitter only
+            _pause(attempt)
         return reasons
 
 
@@ -396,19 +584,3 @@ def _cancellation_reasons(exc: ClientError) -> list[str]:
     if 0 <= start < end:
         return [part.strip() for part in message[start + 1 : end].split(",")]
     return []
-
-
-def _transaction_groups(puts: list[_ChunkPut]) -> Iterator[list[_ChunkPut]]:
-    """Consecutive puts in groups within the TransactWriteItems limits."""
-    group: list[_ChunkPut] = []
-    size = 0
-    for put in puts:
-        if group and (
-            len(group) == MAX_TRANSACTION_ITEMS or size + put.size > MAX_TRANSACTION_BYTES
-        ):
-            yield group
-            group, size = [], 0
-        group.append(put)
-        size += put.size
-    if group:
-        yield group

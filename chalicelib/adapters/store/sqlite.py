@@ -1,4 +1,8 @@
-"""The embedded default store: one SQLite file, created on first use, schema versioned."""
+"""The embedded default store: one SQLite file, created on first use, schema versioned.
+
+Deletions of traffic are logged in the audit table under the reserved id ``TRAFFIC_LOG``
+(no request has that id), numbered from 1, append-only like a request's history.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from chalicelib.adapters.store.chunks import Chunk, assemble, merge_chunk, split_into_chunks
+from chalicelib.adapters.store.chunks import (
+    TRAFFIC_LOG,
+    Chunk,
+    assemble,
+    merge_chunk,
+    months_of,
+    split_into_chunks,
+    touched_by,
+)
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.events import Event
 from chalicelib.domain.notices import Notice, in_sending_order
 from chalicelib.domain.tracking import AuditEntry, TrackedRequest
-from chalicelib.domain.traffic import TrafficSet
+from chalicelib.domain.traffic import TimeRange, TrafficDeletion, TrafficSet
 
 # Each entry moves the schema from version i to i + 1 (PRAGMA user_version).
 MIGRATIONS = (
@@ -202,6 +214,40 @@ class SqliteStore:
                     (merged.key, merged.encode()),
                 )
 
-    def get_traffic(self) -> TrafficSet:
-        rows = self._db.execute("SELECT key, blob FROM traffic")
-        return assemble([Chunk.decode(key, blob) for key, blob in rows])
+    def get_traffic(self, span: TimeRange | None = None) -> TrafficSet:
+        if span is None:
+            rows = self._db.execute("SELECT key, blob FROM traffic")
+            return assemble([Chunk.decode(key, blob) for key, blob in rows])
+        rows = self._db.execute(
+            "SELECT key, blob FROM traffic WHERE substr(key, -7) BETWEEN ? AND ?", months_of(span)
+        )
+        return assemble([Chunk.decode(key, blob) for key, blob in rows]).within(span)
+
+    def delete_traffic(self, deletion: TrafficDeletion) -> TrafficDeletion:
+        with self._transaction() as db:  # the points and the record of their removal, or neither
+            removed = 0
+            keys = [key for (key,) in db.execute("SELECT key FROM traffic")]
+            for key in filter(lambda k: touched_by(k, deletion), keys):
+                (blob,) = db.execute("SELECT blob FROM traffic WHERE key = ?", (key,)).fetchone()
+                old = Chunk.decode(key, blob)
+                kept = old.without(deletion.span)
+                removed += old.points - (kept.points if kept else 0)
+                if kept is None:
+                    db.execute("DELETE FROM traffic WHERE key = ?", (key,))
+                else:
+                    db.execute("UPDATE traffic SET blob = ? WHERE key = ?", (kept.encode(), key))
+            (last,) = db.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM audit WHERE request_id = ?", (TRAFFIC_LOG,)
+            ).fetchone()
+            record = deletion.model_copy(update={"points": removed, "sequence": last + 1})
+            db.execute(
+                "INSERT INTO audit (request_id, version, doc) VALUES (?, ?, ?)",
+                (TRAFFIC_LOG, record.sequence, record.model_dump_json()),
+            )
+        return record
+
+    def traffic_deletions(self) -> list[TrafficDeletion]:
+        rows = self._db.execute(
+            "SELECT doc FROM audit WHERE request_id = ? ORDER BY version", (TRAFFIC_LOG,)
+        )
+        return [TrafficDeletion.model_validate_json(doc) for (doc,) in rows]

@@ -69,13 +69,13 @@ def delete_event(rt: Runtime, event_id: str) -> Response:
 
 @routes.route(
     "/events.ics", "GET", "The calendar with filing deadlines, as an iCalendar feed",
-    response="text/calendar", query=CalendarQuery, errors=(400, 403), secured=False,
+    response="text/calendar", query=CalendarQuery, errors=(400, 401), secured=False,
 )  # fmt: skip
 def calendar_feed(rt: Runtime) -> Response:
     from chalicelib.adapters.ical import write_calendar
 
     q = parse_query(CalendarQuery, routes.query())
-    check_feed_token(rt.settings, q.token)
+    check_feed_token(rt.settings, q.token, routes.blueprint.current_request.headers)
     events = calendar.calendar_events(rt.store, rt.policy, now=clock.utc_now())
     deadlines = [t.request for t in open_requests(rt.store)]
     return Response(

@@ -7,9 +7,11 @@ Parsing and authentication are plain functions, so they read and test without Ch
 
 from __future__ import annotations
 
+import csv
 import functools
 import hmac
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from typing import Any, TypeVar
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.config.bootstrap import runtime
+from chalicelib.config.bootstrap import Runtime, runtime
 from chalicelib.config.settings import Settings
 from chalicelib.domain.errors import Conflict, InputError, NotFound
 from chalicelib.domain.events import Event
@@ -27,18 +29,37 @@ from chalicelib.workflows.ports import FilingError
 
 MAX_JSON_BYTES = 256 * 1024  # events and other small bodies
 MAX_FORECAST_BYTES = 6 * 1024 * 1024  # Lambda's own limit for a synchronous payload
+MAX_NUMBER_LENGTH = 40  # characters; no figure we take is longer, and float() overflows past 308
 JSON = "application/json"
+REALM = "burst-assurance"
 
 Model = TypeVar("Model", bound=BaseModel)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
+        self.headers: dict[str, str | list[str]] = {"Content-Type": JSON, **(headers or {})}
 
     def body(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+
+    def response(self) -> Response:
+        return Response(self.body(), status_code=self.status, headers=self.headers)
+
+
+def unauthorized(message: str, invalid_token: bool = False) -> ApiError:
+    """401 with the challenge RFC 6750 asks for; ``invalid_token`` when a token was sent."""
+    challenge = f'Bearer realm="{REALM}"' + (', error="invalid_token"' if invalid_token else "")
+    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": challenge})
 
 
 def as_api_error(exc: Exception) -> ApiError | None:
@@ -53,6 +74,8 @@ def as_api_error(exc: Exception) -> ApiError | None:
         return ApiError(404, "not-found", str(exc))
     if isinstance(exc, Conflict):
         return ApiError(409, "conflict", str(exc))
+    if isinstance(exc, csv.Error):  # a parser's complaint about what the client sent
+        return ApiError(400, "invalid-input", f"not valid CSV: {exc}", "body")
     if isinstance(exc, FilingError):
         return ApiError(502, "filing-failed", f"the filer failed (recorded, retried): {exc}")
     return None
@@ -79,13 +102,40 @@ def check_size(raw: bytes | None, limit: int) -> bytes:
 
 
 def parse_json(raw: bytes | None, limit: int = MAX_JSON_BYTES) -> Any:
+    """Plain JSON: no NaN or Infinity, no number longer than we could use, no deep nesting."""
     body = check_size(raw, limit)
     if not body.strip():
         raise ApiError(400, "invalid-input", "a JSON body is required", "body")
     try:
-        return json.loads(body)
+        return json.loads(
+            body, parse_int=_integer, parse_float=_decimal, parse_constant=_not_a_number
+        )
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(400, "invalid-input", f"body is not valid JSON: {exc}", "body") from None
+    except RecursionError:
+        raise ApiError(400, "invalid-input", "body is nested too deeply", "body") from None
+
+
+def _integer(text: str) -> int:
+    return int(_short_number(text))
+
+
+def _decimal(text: str) -> float:
+    number = float(_short_number(text))
+    if not math.isfinite(number):
+        raise ApiError(400, "invalid-input", f"number {text} is out of range", "body")
+    return number
+
+
+def _short_number(text: str) -> str:
+    if len(text) > MAX_NUMBER_LENGTH:
+        message = f"a number of {len(text)} characters; at most {MAX_NUMBER_LENGTH} are taken"
+        raise ApiError(400, "invalid-input", message, "body")
+    return text
+
+
+def _not_a_number(text: str) -> Any:
+    raise ApiError(400, "invalid-input", f"body is not valid JSON: {text} is not a number", "body")
 
 
 def parse_model(model: type[Model], data: Any) -> Model:
@@ -108,27 +158,60 @@ def event_from_body(body: EventBody, event_id: str) -> Event:
 # -- authentication ----------------------------------------------------------------------------
 
 
-def authenticate(settings: Settings, headers: Mapping[str, str], api_key_id: str | None) -> None:
-    """Raise 401/403 unless the request is authenticated the way the deployment says."""
+def authenticate(settings: Settings, headers: Mapping[str, str], api_key_id: str | None) -> str:
+    """Who calls, e.g. "api key alice", the way the deployment says; 401 or 403 if no one known."""
     if settings.api_auth == "api-key":
-        # API Gateway rejected requests without a valid key; the id proves it ran.
-        if not api_key_id:
-            raise ApiError(403, "forbidden", "API key required")
-        return
-    expected = settings.api_token.get_secret_value() if settings.api_token else ""
-    if not expected:
-        raise ApiError(401, "unauthorized", "the API token is not configured on this server")
-    scheme, _, token = (headers.get("authorization") or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "unauthorized", "send Authorization: Bearer <token>")
-    if not hmac.compare_digest(token.encode(), expected.encode()):
-        raise ApiError(403, "forbidden", "the token is not valid")
+        return f"api key {known_api_key(settings, api_key_id)}"
+    tokens = settings.bearer_tokens
+    if not tokens:
+        raise unauthorized("the API token is not configured on this server")
+    name = _token_owner(tokens, bearer_token(headers))
+    if name is None:
+        raise unauthorized("the token is not valid", invalid_token=True)
+    return f"api token {name}"
 
 
-def check_feed_token(settings: Settings, token: str) -> None:
+def known_api_key(settings: Settings, api_key_id: str | None) -> str:
+    """The name of the key API Gateway checked. It refuses a request without a valid key, so
+    one reaching us without a key id, or with one we were not told of, is refused here too."""
+    if not api_key_id:
+        raise ApiError(403, "forbidden", "API key required")
+    for name, key_id in settings.api_keys.items():
+        if same_secret(api_key_id, key_id):
+            return name
+    raise ApiError(403, "forbidden", "this API key is not one this deployment accepts")
+
+
+def bearer_token(headers: Mapping[str, str]) -> str:
+    """The token of ``Authorization: Bearer <token>``; 401 when the header is missing or not one."""
+    header = headers.get("authorization")
+    if header is None:
+        raise unauthorized("send Authorization: Bearer <token>")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("send Authorization: Bearer <token>", invalid_token=True)
+    return token.strip()
+
+
+def _token_owner(tokens: Mapping[str, str], token: str) -> str | None:
+    owners = [name for name, expected in tokens.items() if same_secret(token, expected)]
+    return owners[0] if owners else None
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Compared in constant time; whatever characters a client sends, never an exception."""
+    encode = functools.partial(str.encode, encoding="utf-8", errors="surrogatepass")
+    return hmac.compare_digest(encode(given), encode(expected))
+
+
+def check_feed_token(
+    settings: Settings, query_token: str | None, headers: Mapping[str, str]
+) -> None:
+    """The feed's token comes in its URL (what calendar apps subscribe to) or as a bearer token."""
+    token = query_token if query_token is not None else bearer_token(headers)
     expected = settings.ical_token.get_secret_value() if settings.ical_token else ""
-    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise ApiError(403, "forbidden", "the calendar token is not valid")
+    if not expected or not same_secret(token, expected):
+        raise unauthorized("the calendar token is not valid", invalid_token=True)
 
 
 # -- routes ------------------------------------------------------------------------------------
@@ -202,20 +285,27 @@ class Routes:
             try:
                 rt = runtime()
                 if secured:
-                    request = self.blueprint.current_request
-                    identity = (request.context or {}).get("identity") or {}
-                    authenticate(rt.settings, request.headers, identity.get("apiKeyId"))
+                    self.caller(rt)  # 401 or 403 unless the caller is one we know
                 return handler(rt, **params)
             except Exception as exc:
                 error = as_api_error(exc)
                 if error is None:
                     self.blueprint.log.exception("unexpected error in %s", handler.__name__)
                     error = ApiError(500, "internal", "internal error; see the logs")
-                return Response(error.body(), status_code=error.status)
+                return error.response()
 
         return run
 
     # What a handler reads of its request.
+    def caller(self, rt: Runtime) -> str:
+        request = self.blueprint.current_request
+        identity = (request.context or {}).get("identity") or {}
+        return authenticate(rt.settings, request.headers, identity.get("apiKeyId"))
+
+    def actor(self, rt: Runtime, by: str) -> str:
+        """Who an audit entry names: the person the body says, and the caller who said it."""
+        return f"{by} ({self.caller(rt)})"
+
     def query(self) -> dict[str, str]:
         return dict(self.blueprint.current_request.query_params or {})
 

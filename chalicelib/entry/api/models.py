@@ -4,11 +4,53 @@ The OpenAPI document (chalicelib.entry.api.openapi) is generated from these and 
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+import datetime as dt
+import re
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+)
 
 from chalicelib.domain.assurance import Status
+from chalicelib.domain.events import EVENT_YEARS
 from chalicelib.domain.tracking import AuditEntry, Presence, TrackedRequest
 from chalicelib.domain.vocabulary import Metric, Rule
+
+ISO_WITH_OFFSET = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
+def _iso_with_offset(value: object) -> object:
+    """Only what a person means unambiguously: no epoch numbers, no dates without a time."""
+    if isinstance(value, str) and ISO_WITH_OFFSET.fullmatch(value):
+        return value
+    raise ValueError("expected ISO 8601 with a timezone offset, e.g. 2026-03-09T19:30:00+08:00")
+
+
+def _true_or_false(value: object) -> object:
+    """A query string's boolean: the words true and false, nothing else that looks like one."""
+    if value in ("true", "false"):
+        return value == "true"
+    raise ValueError("expected true or false")
+
+
+def _in_event_years(moment: dt.datetime) -> dt.datetime:
+    if moment.year not in EVENT_YEARS:
+        raise ValueError(f"must be in the years {EVENT_YEARS[0]} to {EVENT_YEARS[-1]}")
+    return moment
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_with_offset)]
+QueryBool = Annotated[bool, BeforeValidator(_true_or_false)]
 
 
 class _Strict(BaseModel):
@@ -20,17 +62,17 @@ class EventBody(_Strict):
 
     id: str | None = None
     name: str
-    start: AwareDatetime
-    end: AwareDatetime
-    major: bool  # required: an unmarked event would mean different things in different places
+    start: Moment
+    end: Moment
+    major: StrictBool  # required: an unmarked event would mean different things in different places
     scopes: list[str] = Field(default_factory=list)
     notes: str | None = None
 
 
 class EventQuery(_Strict):
-    from_: AwareDatetime | None = Field(default=None, alias="from")
-    to: AwareDatetime | None = None
-    major: bool | None = None
+    from_: Moment | None = Field(default=None, alias="from")
+    to: Moment | None = None
+    major: QueryBool | None = None
 
 
 class RequestQuery(_Strict):
@@ -38,8 +80,8 @@ class RequestQuery(_Strict):
     rule: Rule | None = None
     scope: str | None = None
     presence: Presence | None = None
-    deadline_from: AwareDatetime | None = None
-    deadline_to: AwareDatetime | None = None
+    deadline_from: Moment | None = None
+    deadline_to: Moment | None = None
 
     def matches(self, tracked: TrackedRequest) -> bool:
         r = tracked.request
@@ -54,11 +96,15 @@ class RequestQuery(_Strict):
 
 
 class PlanQuery(_Strict):
-    now: AwareDatetime | None = None
+    now: Annotated[Moment, AfterValidator(_in_event_years)] | None = None
 
 
-class CalendarQuery(_Strict):
-    token: str
+class CalendarQuery(BaseModel):
+    """Calendar apps and link trackers add parameters of their own (utm_source...): ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    token: str | None = Field(default=None, description="or send it as a bearer token")
 
 
 class TrafficPoint(_Strict):
@@ -67,7 +113,7 @@ class TrafficPoint(_Strict):
     time: str = Field(description="ISO 8601 with offset, on a 5-minute boundary")
     metric: Metric
     scope: str
-    value: float = Field(ge=0)
+    value: Annotated[float, Strict()] = Field(ge=0)
 
 
 class IngestResult(BaseModel):

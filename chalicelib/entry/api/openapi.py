@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.config.bootstrap import Runtime
-from chalicelib.entry.api import events, forecasts, requests, slack
+from chalicelib.entry.api import events, forecasts, page, requests, slack
 from chalicelib.entry.api.http import Operation, Routes, json_response
 from chalicelib.entry.api.models import ErrorBody
 
@@ -25,7 +25,14 @@ def openapi(rt: Runtime) -> Response:
     return json_response(openapi_document())
 
 
-ALL_ROUTES = (events.routes, forecasts.routes, requests.routes, slack.routes, routes)
+ALL_ROUTES = (
+    events.routes,
+    forecasts.routes,
+    requests.routes,
+    slack.routes,
+    page.routes,
+    routes,
+)
 SECURED: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKey": []}]
 REASONS = {
     200: "OK", 201: "Created", 202: "Accepted", 204: "No content", 400: "Invalid input",

@@ -72,7 +72,8 @@ def _decide(rt: Runtime, request_id: str, outcome: Literal["approved", "rejected
 
     body = parse_model(DecisionBody, parse_json(routes.body()))
     now = clock.utc_now()
-    after = decide_request(rt.store, request_id, outcome, body.by, now, body.reason)
+    by = routes.actor(rt, body.by)
+    after = decide_request(rt.store, request_id, outcome, by, now, body.reason)
     return json_response(after.model_dump(mode="json"))
 
 
@@ -85,13 +86,13 @@ def file_request(rt: Runtime, rule: str, scope: str, period: str) -> Response:
     from chalicelib.workflows.filing import file_request as file
 
     body = parse_model(FilingBody, parse_json(routes.body()))
-    request_id = _request_id(rule, scope, period)
+    request_id, by = _request_id(rule, scope, period), routes.actor(rt, body.by)
     if rt.settings.work_queue == "sqs":  # the filing worker holds the filer's secrets, not us
         tracked = tracked_requests.get_request(rt.store, request_id)
-        submit(rt, {"job": "file", "request_id": request_id, "by": body.by}, routes.blueprint.log)
+        submit(rt, {"job": "file", "request_id": request_id, "by": by}, routes.blueprint.log)
         return json_response(tracked.model_dump(mode="json"), 202)
     after = file(
-        rt.store, rt.filer, request_id, body.by, clock.utc_now(), rt.policy.zone,
+        rt.store, rt.filer, request_id, by, clock.utc_now(), rt.policy.zone,
         rt.settings.account,
     )  # fmt: skip
     return json_response(after.model_dump(mode="json"))
@@ -105,9 +106,8 @@ def mark_filed(rt: Runtime, rule: str, scope: str, period: str) -> Response:
     from chalicelib.workflows.filing import mark_filed as record
 
     body = parse_model(ManualFilingBody, parse_json(routes.body()))
-    after = record(
-        rt.store, _request_id(rule, scope, period), body.ticket, body.by, clock.utc_now()
-    )
+    by = routes.actor(rt, body.by)
+    after = record(rt.store, _request_id(rule, scope, period), body.ticket, by, clock.utc_now())
     return json_response(after.model_dump(mode="json"))
 
 
