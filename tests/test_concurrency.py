@@ -13,6 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from builders import bandwidth_csv, local
@@ -26,6 +27,7 @@ from chalicelib.domain.planner import make_plan
 from chalicelib.domain.policy import Policy
 from chalicelib.domain.tracking import AuditEntry, Change, Presence, TrackedRequest
 from chalicelib.domain.traffic import parse_csv
+from chalicelib.workflows.approvals import decide_request
 from chalicelib.workflows.planning import apply_plan
 from chalicelib.workflows.ports import Store
 
@@ -92,10 +94,14 @@ class CountingStore:
         return getattr(self._store, name)
 
     def save_request(
-        self, tracked: TrackedRequest, expected_version: int | None, audit: AuditEntry
+        self,
+        tracked: TrackedRequest,
+        expected_version: int | None,
+        audit: AuditEntry,
+        **options: Any,
     ) -> None:
         try:
-            self._store.save_request(tracked, expected_version, audit)
+            self._store.save_request(tracked, expected_version, audit, **options)
         except Conflict:
             self._lost[threading.current_thread().name] += 1
             raise
@@ -214,3 +220,66 @@ def test_concurrent_cycles_write_each_change_once(
 
     # 3. and once more on the same input: nothing left to do
     assert cycles.run(second) == []
+
+
+class InterruptingStore:
+    """A store where, just before the first write of a cycle, another writer changes the very
+    request it is about to write: the cycle's write must lose, and be decided again."""
+
+    def __init__(self, store: Store, interrupt: Callable[[Store], None]) -> None:
+        self._store, self._interrupt = store, interrupt
+        self.lost = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    def save_request(self, *args: Any, **options: Any) -> None:
+        interrupt, self._interrupt = self._interrupt, lambda _: None
+        interrupt(self._store)
+        try:
+            self._store.save_request(*args, **options)
+        except Conflict:
+            self.lost += 1
+            raise
+
+
+def test_a_cycle_that_loses_a_write_reads_again_and_keeps_the_other_change(
+    open_store: Callable[[], Store], plans: tuple[Plan, Plan]
+) -> None:
+    """Fails without retry_on_conflict in apply_plan: the lost write would end the cycle."""
+    first, second = plans
+    store = open_store()
+    apply_plan(store, first, POLICY)
+    target = sorted(r.id for r in second.requests)[0]
+
+    def approve_meanwhile(inner: Store) -> None:
+        decide_request(inner, target, "approved", "U1", local(2026, 11, 21, 9, 29))
+
+    racing = InterruptingStore(store, approve_meanwhile)
+    applied = apply_plan(racing, second, POLICY)  # type: ignore[arg-type]
+
+    assert racing.lost == 1  # the conflict path really ran
+    assert {c.after.id for c in applied} == {r.id for r in second.requests} | {
+        "daily-peak-jump/EU/2026-12-05"
+    }
+    tracked = store.get_request(target)
+    assert tracked is not None
+    assert tracked.decision is not None  # the approval made meanwhile was kept
+    assert [e.action for e in store.audit_trail(target)][:2] == ["created", "decided"]
+
+
+def test_a_plan_overtaken_by_a_later_one_writes_nothing(
+    open_store: Callable[[], Store], plans: tuple[Plan, Plan]
+) -> None:
+    first, second = plans  # made at 11-20 09:00 and 11-21 09:30
+    store = open_store()
+    apply_plan(store, first, POLICY)
+    apply_plan(store, second, POLICY)  # the newer forecast is applied first ...
+    before = {t.id: t.version for t in store.list_requests()}
+
+    assert apply_plan(store, first, POLICY) == []  # ... so the slow, older cycle loses
+    assert {t.id: t.version for t in store.list_requests()} == before
+    for request in second.requests:
+        tracked = store.get_request(request.id)
+        assert tracked is not None
+        assert tracked.request == request

@@ -22,3 +22,7 @@ class Conflict(RuntimeError):
 class Refused(Conflict):
     """The record's state does not allow the change (already decided, already filed). Also a
     409 to a client, but final: re-reading and trying again cannot help."""
+
+
+class StalePlan(Refused):
+    """A plan made earlier than one already applied: its changes would undo newer ones."""

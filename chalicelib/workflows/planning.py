@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from chalicelib.domain.assurance import Plan
-from chalicelib.domain.errors import Conflict
+from chalicelib.domain.errors import Conflict, StalePlan
 from chalicelib.domain.events import plannable
 from chalicelib.domain.planner import make_plan
 from chalicelib.domain.policy import Policy
@@ -50,7 +50,9 @@ def replan(store: Store, source: TrafficSource, policy: Policy, now: dt.datetime
 
 def apply_plan(store: Store, plan: Plan, policy: Policy) -> list[Change]:
     """Write the plan's changes. After a lost race everything is re-read and reconciled again:
-    usually the other writer wrote the same thing, and nothing is left to do."""
+    usually the other writer wrote the same thing, and nothing is left to do. A plan older than
+    one already applied (a slow cycle overtaken by a later one) stops writing: its figures
+    would undo newer ones."""
     applied: list[Change] = []
 
     def attempt() -> list[Change]:
@@ -60,7 +62,11 @@ def apply_plan(store: Store, plan: Plan, policy: Policy) -> list[Change]:
         peak_change = policy.approvals.material_peak_change
         for change in reconcile(stored, plan, plan.now, margin, peak_change):
             try:
-                store.save_request(change.after, change.expected_version, change.audit)
+                store.save_request(
+                    change.after, change.expected_version, change.audit, planned_at=plan.now
+                )
+            except StalePlan:
+                raise
             except Conflict:
                 lost_a_race = True
             else:
@@ -69,4 +75,7 @@ def apply_plan(store: Store, plan: Plan, policy: Policy) -> list[Change]:
             raise Conflict("another writer changed the requests")
         return applied
 
-    return retry_on_conflict(attempt, "requests")
+    try:
+        return retry_on_conflict(attempt, "requests")
+    except StalePlan:
+        return applied

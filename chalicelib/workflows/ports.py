@@ -5,6 +5,7 @@ Store: every adapter (SQLite, DynamoDB) passes tests/test_store_contract.py.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Protocol
 
 from chalicelib.domain.events import Event
@@ -43,11 +44,16 @@ class Store(Protocol):
         expected_version: int | None,
         audit: AuditEntry,
         announce: bool = True,
+        planned_at: dt.datetime | None = None,
     ) -> None:
         """Write ``tracked``, append ``audit`` and (when ``announce``) put the Notice of the
         change in the outbox, in one atomic step, but only if the stored version is still
         ``expected_version`` (None: the request must not exist yet).
-        Raises chalicelib.domain.errors.Conflict otherwise, and writes nothing."""
+        Raises chalicelib.domain.errors.Conflict otherwise, and writes nothing.
+
+        ``planned_at``: the write comes from a plan made at that moment. It also requires that
+        no plan made later has written yet (raises StalePlan otherwise, writing nothing) and
+        records this plan's moment as the latest."""
         ...
 
     def audit_trail(self, request_id: str) -> list[AuditEntry]:

@@ -21,6 +21,7 @@ table holds only what is not sent yet.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import random
 import time
 import uuid
@@ -42,7 +43,8 @@ from chalicelib.adapters.store.chunks import (
     split_into_chunks,
     touched_by,
 )
-from chalicelib.domain.errors import Conflict
+from chalicelib.adapters.store.plans import LATEST_PLAN_ID, plan_moment
+from chalicelib.domain.errors import Conflict, StalePlan
 from chalicelib.domain.events import Event
 from chalicelib.domain.notices import Notice, in_sending_order
 from chalicelib.domain.tracking import AuditEntry, TrackedRequest
@@ -212,6 +214,7 @@ class DynamoStore:
         tracked = [
             TrackedRequest.model_validate_json(i["doc"]["S"])
             for i in self._scan(self.requests_table)
+            if i["id"]["S"] != LATEST_PLAN_ID
         ]
         return sorted(tracked, key=lambda t: (t.request.deadline, t.id))
 
@@ -221,6 +224,7 @@ class DynamoStore:
         expected_version: int | None,
         audit: AuditEntry,
         announce: bool = True,
+        planned_at: dt.datetime | None = None,
     ) -> None:
         request_put: dict[str, Any] = {
             "TableName": self.requests_table,
@@ -257,13 +261,31 @@ class DynamoStore:
                 "doc": _s(notice.model_dump_json()),
             }
             actions.append({"Put": {"TableName": self.notices_table, "Item": notice_item}})
+        if planned_at is not None:
+            actions.append({"Put": self._latest_plan_put(planned_at)})
         reasons = self._transact(actions)
+        if (
+            reasons is not None
+            and planned_at is not None
+            and reasons[-1] == "ConditionalCheckFailed"
+        ):
+            raise StalePlan(f"a plan made after {planned_at.isoformat()} was applied already")
         if reasons is not None:
             raise Conflict(
                 f"request {tracked.id} is no longer at version {expected_version} as read"
                 if "ConditionalCheckFailed" in reasons
                 else f"request {tracked.id} is being written by someone else; read it again"
             )
+
+    def _latest_plan_put(self, planned_at: dt.datetime) -> dict[str, Any]:
+        """Record ``planned_at`` as the latest plan, unless a later one is recorded already."""
+        return {
+            "TableName": self.requests_table,
+            "Item": {"id": _s(LATEST_PLAN_ID), "at_us": _n(plan_moment(planned_at))},
+            "ConditionExpression": "attribute_not_exists(#id) OR #at <= :at",
+            "ExpressionAttributeNames": {"#id": "id", "#at": "at_us"},
+            "ExpressionAttributeValues": {":at": _n(plan_moment(planned_at))},
+        }
 
     def audit_trail(self, request_id: str) -> list[AuditEntry]:
         items = self._paged(

@@ -6,6 +6,7 @@ Deletions of traffic are logged in the audit table under the reserved id ``TRAFF
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -21,7 +22,8 @@ from chalicelib.adapters.store.chunks import (
     split_into_chunks,
     touched_by,
 )
-from chalicelib.domain.errors import Conflict
+from chalicelib.adapters.store.plans import plan_moment
+from chalicelib.domain.errors import Conflict, StalePlan
 from chalicelib.domain.events import Event
 from chalicelib.domain.notices import Notice, in_sending_order
 from chalicelib.domain.tracking import AuditEntry, TrackedRequest
@@ -47,6 +49,9 @@ MIGRATIONS = (
         request_id TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL,
         PRIMARY KEY (request_id, version)
     );
+    """,
+    """
+    CREATE TABLE latest_plan (one INTEGER PRIMARY KEY CHECK (one = 1), at_us INTEGER NOT NULL);
     """,
 )
 
@@ -146,8 +151,11 @@ class SqliteStore:
         expected_version: int | None,
         audit: AuditEntry,
         announce: bool = True,
+        planned_at: dt.datetime | None = None,
     ) -> None:
         with self._transaction() as db:
+            if planned_at is not None:
+                self._claim_plan(db, planned_at)
             row = db.execute("SELECT version FROM requests WHERE id = ?", (tracked.id,)).fetchone()
             stored_version = row[0] if row else None
             if stored_version != expected_version:
@@ -181,6 +189,18 @@ class SqliteStore:
                     "INSERT OR REPLACE INTO notices (request_id, version, doc) VALUES (?, ?, ?)",
                     (notice.request_id, notice.version, notice.model_dump_json()),
                 )
+
+    @staticmethod
+    def _claim_plan(db: sqlite3.Connection, planned_at: dt.datetime) -> None:
+        at = plan_moment(planned_at)
+        row = db.execute("SELECT at_us FROM latest_plan").fetchone()
+        if row and row[0] > at:
+            raise StalePlan(f"a plan made after {planned_at.isoformat()} was applied already")
+        db.execute(
+            "INSERT INTO latest_plan (one, at_us) VALUES (1, ?) "
+            "ON CONFLICT (one) DO UPDATE SET at_us = excluded.at_us",
+            (at,),
+        )
 
     def audit_trail(self, request_id: str) -> list[AuditEntry]:
         rows = self._db.execute(
