@@ -26,3 +26,11 @@ class Refused(Conflict):
 
 class StalePlan(Refused):
     """A plan made earlier than one already applied: its changes would undo newer ones."""
+
+
+class PreconditionFailed(Refused):
+    """The caller's copy (its ETag) is not the stored one any more: nothing was changed."""
+
+
+class KeyReused(InputError):
+    """An idempotency key sent again with a different request."""

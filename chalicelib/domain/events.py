@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterable
 from typing import Annotated
@@ -147,3 +148,8 @@ def plannable(events: list[Event]) -> list[Event]:
     """Events dated within EVENT_YEARS. Input refuses any other date, but an event stored by
     older code may still carry one (year 9999), and must not break a plan or the feed."""
     return [e for e in events if e.start.year in EVENT_YEARS and e.end.year in EVENT_YEARS]
+
+
+def etag(event: Event) -> str:
+    """The event's version as HTTP names it (ETag): the same for the same content."""
+    return '"' + hashlib.sha256(event.model_dump_json().encode()).hexdigest()[:20] + '"'

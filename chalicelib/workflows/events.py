@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from chalicelib.domain.errors import Conflict, NotFound
-from chalicelib.domain.events import GALA_PREFIX, Event, plannable, with_galas
+from chalicelib.domain.errors import Conflict, KeyReused, NotFound, PreconditionFailed
+from chalicelib.domain.events import GALA_PREFIX, Event, etag, plannable, with_galas
 from chalicelib.domain.policy import Policy
 from chalicelib.domain.tracking import Change
-from chalicelib.workflows.ports import Store, TrafficSource
+from chalicelib.workflows.ports import Answer, Store, TrafficSource
+from chalicelib.workflows.retry import retry_on_conflict
 
 
 def stored_events(store: Store) -> list[Event]:
@@ -67,18 +68,54 @@ def save_event(
     now: dt.datetime,
     *,
     create: bool,
+    if_match: str | None = None,
+    first_answer: Answer | None = None,
 ) -> list[Change]:
-    """Create (``create``) or replace an event; a change to a major event re-plans."""
-    old = store.get_event(event.id)
-    if create and old is not None:
-        raise Conflict(
-            f"an event with id {event.id!r} exists; replace it with PUT /events/{event.id} "
-            "or `events add --replace`"
+    """Create (``create``: exactly one of several at once succeeds) or replace an event (only
+    an existing one; with ``if_match``, only the version the caller read). A change to a major
+    event re-plans. ``first_answer`` is kept for the request's idempotency key."""
+    if create:
+        try:
+            store.put_event(event, expected=None, first_answer=first_answer)
+        except Conflict:
+            raise Conflict(
+                f"an event with id {event.id!r} exists; replace it with PUT /events/{event.id} "
+                "or `events add --replace`"
+            ) from None
+        return _replan(store, source, policy, now) if event.major else []
+    old = retry_on_conflict(lambda: _replace(store, event, if_match), f"event {event.id}")
+    return _replan(store, source, policy, now) if event.major or old.major else []
+
+
+def _replace(store: Store, event: Event, if_match: str | None) -> Event:
+    old = _as_read(store, event.id, if_match)
+    try:
+        store.put_event(event, expected=old)
+    except Conflict:
+        if if_match is not None:
+            raise PreconditionFailed(f"event {event.id!r} changed since it was read") from None
+        raise  # changed meanwhile: read it again
+    return old
+
+
+def _as_read(store: Store, event_id: str, if_match: str | None) -> Event:
+    """The stored event, which must exist and, with ``if_match``, carry that ETag."""
+    old = store.get_event(event_id)
+    if old is None:
+        raise NotFound(f"no event with id {event_id!r}")
+    if if_match is not None and if_match not in ("*", etag(old)):
+        raise PreconditionFailed(
+            f"event {event_id!r} is at {etag(old)}, not {if_match}: read it again"
         )
-    if not create and old is None:
-        raise NotFound(f"no event with id {event.id!r}")
-    store.put_event(event)
-    return _replan(store, source, policy, now) if event.major or (old and old.major) else []
+    return old
+
+
+def replay(store: Store, key: str, request_hash: str) -> Answer | None:
+    """The first answer to this idempotency key, if the same request got one already."""
+    answer = store.first_answer(key)
+    if answer is not None and answer.request_hash != request_hash:
+        raise KeyReused(f"Idempotency-Key {key!r} was used for another request", "Idempotency-Key")
+    return answer
 
 
 def import_events(
@@ -95,10 +132,19 @@ def import_events(
 
 
 def remove_event(
-    store: Store, source: TrafficSource, policy: Policy, event_id: str, now: dt.datetime
+    store: Store,
+    source: TrafficSource,
+    policy: Policy,
+    event_id: str,
+    now: dt.datetime,
+    if_match: str | None = None,
 ) -> list[Change]:
-    old = store.get_event(event_id)
-    if old is None or not store.delete_event(event_id):
+    old = _as_read(store, event_id, if_match)
+    try:
+        existed = store.delete_event(event_id, expected=old if if_match else None)
+    except Conflict:
+        raise PreconditionFailed(f"event {event_id!r} changed since it was read") from None
+    if not existed:
         raise NotFound(f"no event with id {event_id!r}")
     return _replan(store, source, policy, now) if old.major else []
 

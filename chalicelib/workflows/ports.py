@@ -6,7 +6,8 @@ Store: every adapter (SQLite, DynamoDB) passes tests/test_store_contract.py.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.events import Event
 from chalicelib.domain.notices import Notice
@@ -17,14 +18,39 @@ if TYPE_CHECKING:  # traffic.py imports NumPy, which an /events request should n
     from chalicelib.domain.traffic import TimeRange, TrafficDeletion, TrafficSet
 
 
+ANY: Any = object()  # put_event's "whatever is stored"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a POST answered the first time, kept under its Idempotency-Key."""
+
+    key: str
+    request_hash: str  # of the request that got it: the same key with another body is refused
+    status: int
+    body: str
+
+
 class Store(Protocol):
     # -- events: plain upserts, the calendar is user data ---------------------------------
-    def put_event(self, event: Event) -> None: ...
+    def put_event(
+        self, event: Event, expected: Event | Any | None = ANY, first_answer: Answer | None = None
+    ) -> None:
+        """Write ``event``: unconditionally (``ANY``, imports), only if no event has its id
+        (``None``: creation), or only if ``expected`` is still what is stored (a replacement).
+        ``first_answer`` (an idempotency key and the answer to keep for it) is written in the
+        same step and must be new. Raises Conflict, writing nothing, when a condition fails."""
+        ...
 
     def get_event(self, event_id: str) -> Event | None: ...
 
-    def delete_event(self, event_id: str) -> bool:
-        """True when the event existed."""
+    def delete_event(self, event_id: str, expected: Event | None = None) -> bool:
+        """True when the event existed. With ``expected``, only if that is what is stored
+        (Conflict otherwise)."""
+        ...
+
+    def first_answer(self, key: str) -> Answer | None:
+        """The answer kept for an idempotency key, if any."""
         ...
 
     def list_events(self) -> list[Event]:

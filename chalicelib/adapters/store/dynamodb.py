@@ -21,7 +21,9 @@ table holds only what is not sent yet.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import json
 import random
 import time
 import uuid
@@ -49,7 +51,11 @@ from chalicelib.domain.events import Event
 from chalicelib.domain.notices import Notice, in_sending_order
 from chalicelib.domain.tracking import AuditEntry, TrackedRequest
 from chalicelib.domain.traffic import TimeRange, TrafficDeletion, TrafficSet
+from chalicelib.workflows.ports import ANY, Answer
 
+# The answers kept under idempotency keys live in the events table, under ids no event can have
+# (event ids start with a letter or digit); list_events leaves them out.
+ANSWER_PREFIX = "#answer/"
 # Used only when an endpoint (DynamoDB Local) is given and nothing else names a region.
 LOCAL_REGION = "us-east-1"
 
@@ -180,28 +186,61 @@ class DynamoStore:
 
     # -- events -------------------------------------------------------------------------------
 
-    def put_event(self, event: Event) -> None:
-        self.client.put_item(
-            TableName=self.events_table,
-            Item={
+    def put_event(
+        self, event: Event, expected: Event | Any | None = ANY, first_answer: Answer | None = None
+    ) -> None:
+        put: dict[str, Any] = {
+            "TableName": self.events_table,
+            "Item": {
                 "id": _s(event.id),
                 "start": _s(event.start.isoformat()),
                 "doc": _s(event.model_dump_json()),
             },
-        )
+        }
+        if expected is not ANY:
+            put |= _as_read(expected)
+        if first_answer is None:
+            if expected is ANY:
+                self.client.put_item(**put)
+                return
+            actions = [{"Put": put}]
+        else:
+            item = {"id": _s(ANSWER_PREFIX + first_answer.key)}
+            item["doc"] = _s(json.dumps(dataclasses.asdict(first_answer)))
+            answer = {"TableName": self.events_table, "Item": item}
+            answer["ConditionExpression"] = "attribute_not_exists(id)"
+            actions = [{"Put": put}, {"Put": answer}]
+        if self._transact(actions) is not None:
+            raise Conflict(f"event {event.id} is not as read, or the key was used already")
 
     def get_event(self, event_id: str) -> Event | None:
         item = self._get(self.events_table, {"id": _s(event_id)})
         return Event.model_validate_json(item["doc"]["S"]) if item else None
 
-    def delete_event(self, event_id: str) -> bool:
-        response = self.client.delete_item(
-            TableName=self.events_table, Key={"id": _s(event_id)}, ReturnValues="ALL_OLD"
-        )
+    def delete_event(self, event_id: str, expected: Event | None = None) -> bool:
+        condition = _as_read(expected) if expected is not None else {}
+        try:
+            response = self.client.delete_item(
+                TableName=self.events_table, Key={"id": _s(event_id)}, ReturnValues="ALL_OLD",
+                **condition,
+            )  # fmt: skip
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                raise Conflict(f"event {event_id} is not as read") from None
+            raise
         return bool(response.get("Attributes"))
 
+    def first_answer(self, key: str) -> Answer | None:
+        item = self._get(self.events_table, {"id": _s(ANSWER_PREFIX + key)})
+        return Answer(**json.loads(item["doc"]["S"])) if item else None
+
     def list_events(self) -> list[Event]:
-        events = [Event.model_validate_json(i["doc"]["S"]) for i in self._scan(self.events_table)]
+        items = self._scan(self.events_table)
+        events = [
+            Event.model_validate_json(i["doc"]["S"])
+            for i in items
+            if not i["id"]["S"].startswith(ANSWER_PREFIX)
+        ]
         return sorted(events, key=lambda e: (e.start, e.id))
 
     # -- tracked requests ---------------------------------------------------------------------
@@ -589,6 +628,20 @@ class DynamoStore:
                     raise
             _pause(attempt)
         return reasons
+
+
+def _as_read(expected: Event | None) -> dict[str, Any]:
+    """The condition that the event is stored as ``expected`` (None: that there is none)."""
+    if expected is None:
+        return {
+            "ConditionExpression": "attribute_not_exists(#id)",
+            "ExpressionAttributeNames": {"#id": "id"},
+        }
+    return {
+        "ConditionExpression": "#doc = :read",
+        "ExpressionAttributeNames": {"#doc": "doc"},
+        "ExpressionAttributeValues": {":read": _s(expected.model_dump_json())},
+    }
 
 
 def _error_code(exc: ClientError) -> str:

@@ -6,12 +6,15 @@ Deletions of traffic are logged in the audit table under the reserved id ``TRAFF
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from chalicelib.adapters.store.chunks import (
     TRAFFIC_LOG,
@@ -28,6 +31,7 @@ from chalicelib.domain.events import Event
 from chalicelib.domain.notices import Notice, in_sending_order
 from chalicelib.domain.tracking import AuditEntry, TrackedRequest
 from chalicelib.domain.traffic import TimeRange, TrafficDeletion, TrafficSet
+from chalicelib.workflows.ports import ANY, Answer
 
 # Each entry moves the schema from version i to i + 1 (PRAGMA user_version).
 MIGRATIONS = (
@@ -52,6 +56,9 @@ MIGRATIONS = (
     """,
     """
     CREATE TABLE latest_plan (one INTEGER PRIMARY KEY CHECK (one = 1), at_us INTEGER NOT NULL);
+    """,
+    """
+    CREATE TABLE answers (key TEXT PRIMARY KEY, doc TEXT NOT NULL);
     """,
 )
 
@@ -112,8 +119,22 @@ class SqliteStore:
 
     # -- events -------------------------------------------------------------------------------
 
-    def put_event(self, event: Event) -> None:
+    def put_event(
+        self, event: Event, expected: Event | Any | None = ANY, first_answer: Answer | None = None
+    ) -> None:
         with self._transaction() as db:
+            if expected is not ANY:
+                self._check_event(db, event.id, expected)
+            if first_answer is not None:
+                try:
+                    db.execute(
+                        "INSERT INTO answers (key, doc) VALUES (?, ?)",
+                        (first_answer.key, json.dumps(dataclasses.asdict(first_answer))),
+                    )
+                except sqlite3.IntegrityError:
+                    raise Conflict(
+                        f"idempotency key {first_answer.key!r} was used already"
+                    ) from None
             db.execute(
                 "INSERT INTO events (id, start, doc) VALUES (?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET start = excluded.start, doc = excluded.doc",
@@ -124,9 +145,23 @@ class SqliteStore:
         row = self._db.execute("SELECT doc FROM events WHERE id = ?", (event_id,)).fetchone()
         return Event.model_validate_json(row[0]) if row else None
 
-    def delete_event(self, event_id: str) -> bool:
+    def delete_event(self, event_id: str, expected: Event | None = None) -> bool:
         with self._transaction() as db:
+            if expected is not None:
+                self._check_event(db, event_id, expected)
             return db.execute("DELETE FROM events WHERE id = ?", (event_id,)).rowcount > 0
+
+    def first_answer(self, key: str) -> Answer | None:
+        row = self._db.execute("SELECT doc FROM answers WHERE key = ?", (key,)).fetchone()
+        return Answer(**json.loads(row[0])) if row else None
+
+    @staticmethod
+    def _check_event(db: sqlite3.Connection, event_id: str, expected: Event | None) -> None:
+        """Conflict unless the stored event is ``expected`` (None: unless there is none)."""
+        row = db.execute("SELECT doc FROM events WHERE id = ?", (event_id,)).fetchone()
+        stored = row[0] if row else None
+        if stored != (expected.model_dump_json() if expected is not None else None):
+            raise Conflict(f"event {event_id} is not as read")
 
     def list_events(self) -> list[Event]:
         events = [

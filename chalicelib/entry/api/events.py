@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from chalice import Response
 
 from chalicelib.config.bootstrap import Runtime
-from chalicelib.domain.events import Event, event_id_for
+from chalicelib.domain.errors import Conflict, InputError
+from chalicelib.domain.events import Event, etag, event_id_for
 from chalicelib.entry import clock
 from chalicelib.entry.api.http import (
     Routes,
@@ -18,10 +22,12 @@ from chalicelib.entry.api.http import (
 )
 from chalicelib.entry.api.models import CalendarQuery, EventBody, EventQuery
 from chalicelib.workflows import events as calendar
+from chalicelib.workflows.ports import Answer
 from chalicelib.workflows.requests import open_requests
 
 routes = Routes("events")
 EVENT_BODY = {"application/json": EventBody}
+JSON_TYPE: dict[str, str | list[str]] = {"Content-Type": "application/json"}
 
 
 @routes.route(
@@ -36,34 +42,80 @@ def list_events(rt: Runtime) -> Response:
 
 @routes.route(
     "/events", "POST", "Create an event",
-    status=201, response=Event, body=EVENT_BODY, errors=(400, 409, 413),
+    status=201, response=Event, body=EVENT_BODY, errors=(400, 409, 413, 422),
 )  # fmt: skip
 def create_event(rt: Runtime) -> Response:
-    body = parse_model(EventBody, parse_json(routes.body()))
+    """With an Idempotency-Key, a retry of the same request gets the first answer again."""
+    raw = routes.body()
+    body = parse_model(EventBody, parse_json(raw))
     event = event_from_body(body, body.id or event_id_for(body.name, body.start))
-    calendar.save_event(rt.store, rt.source, rt.policy, event, clock.utc_now(), create=True)
-    return json_response(event.model_dump(mode="json"), 201)
+    key = _idempotency_key()
+    request_hash = hashlib.sha256(raw).hexdigest()
+    answer = calendar.replay(rt.store, key, request_hash) if key else None
+    if answer is not None:
+        return _answer(answer)
+    created = json.dumps(event.model_dump(mode="json"))
+    first = Answer(key, request_hash, 201, created) if key else None
+    try:
+        calendar.save_event(
+            rt.store, rt.source, rt.policy, event, clock.utc_now(), create=True, first_answer=first
+        )
+    except Conflict:
+        answer = calendar.replay(rt.store, key, request_hash) if key else None
+        if answer is None:
+            raise
+        return _answer(answer)  # the same request, sent twice at once: it won the other time
+    return Response(created, status_code=201, headers={**JSON_TYPE, "ETag": etag(event)})
+
+
+def _idempotency_key() -> str | None:
+    key = routes.blueprint.current_request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 200 or not key.isprintable():
+        raise InputError("Idempotency-Key: 1 to 200 printable characters", "Idempotency-Key")
+    return key
+
+
+def _answer(answer: Answer) -> Response:
+    return Response(answer.body, status_code=answer.status, headers=JSON_TYPE)
+
+
+def _if_match() -> str | None:
+    value = routes.blueprint.current_request.headers.get("if-match")
+    return value.strip() if value else None
 
 
 @routes.route("/events/{event_id}", "GET", "Get an event", response=Event, errors=(404,))
 def get_event(rt: Runtime, event_id: str) -> Response:
-    return json_response(calendar.get_event(rt.store, rt.policy, event_id).model_dump(mode="json"))
+    event = calendar.get_event(rt.store, rt.policy, event_id)
+    body = json.dumps(event.model_dump(mode="json"))
+    return Response(body, status_code=200, headers={**JSON_TYPE, "ETag": etag(event)})
 
 
 @routes.route(
     "/events/{event_id}", "PUT", "Replace an event",
-    response=Event, body=EVENT_BODY, errors=(400, 404, 413),
+    response=Event, body=EVENT_BODY, errors=(400, 404, 412, 413),
 )  # fmt: skip
 def replace_event(rt: Runtime, event_id: str) -> Response:
+    """Only an existing event; with If-Match, only the version the caller read."""
     body = parse_model(EventBody, parse_json(routes.body()))
     event = event_from_body(body, event_id)
-    calendar.save_event(rt.store, rt.source, rt.policy, event, clock.utc_now(), create=False)
-    return json_response(event.model_dump(mode="json"))
+    calendar.save_event(
+        rt.store, rt.source, rt.policy, event, clock.utc_now(), create=False, if_match=_if_match()
+    )
+    body_json = json.dumps(event.model_dump(mode="json"))
+    return Response(body_json, status_code=200, headers={**JSON_TYPE, "ETag": etag(event)})
 
 
-@routes.route("/events/{event_id}", "DELETE", "Delete an event", status=204, errors=(404,))
+@routes.route(
+    "/events/{event_id}", "DELETE", "Delete an event (with If-Match: only the version read)",
+    status=204, errors=(404, 412),
+)  # fmt: skip
 def delete_event(rt: Runtime, event_id: str) -> Response:
-    calendar.remove_event(rt.store, rt.source, rt.policy, event_id, clock.utc_now())
+    calendar.remove_event(
+        rt.store, rt.source, rt.policy, event_id, clock.utc_now(), if_match=_if_match()
+    )
     return Response(body="", status_code=204)
 
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.config.bootstrap import Runtime, runtime
 from chalicelib.config.settings import Settings
-from chalicelib.domain.errors import Conflict, InputError, NotFound
+from chalicelib.domain.errors import Conflict, InputError, KeyReused, NotFound, PreconditionFailed
 from chalicelib.domain.events import Event
 from chalicelib.entry.api.models import EventBody
 from chalicelib.workflows.ports import FilingError
@@ -68,10 +68,14 @@ def as_api_error(exc: Exception) -> ApiError | None:
         return exc
     if isinstance(exc, ValidationError):
         return validation_error(exc)
+    if isinstance(exc, KeyReused):
+        return ApiError(422, "key-reused", str(exc), exc.field)
     if isinstance(exc, InputError):
         return ApiError(400, "invalid-input", str(exc), exc.field)
     if isinstance(exc, NotFound):
         return ApiError(404, "not-found", str(exc))
+    if isinstance(exc, PreconditionFailed):
+        return ApiError(412, "precondition-failed", str(exc))
     if isinstance(exc, Conflict):
         return ApiError(409, "conflict", str(exc))
     if isinstance(exc, csv.Error):  # a parser's complaint about what the client sent

@@ -36,7 +36,8 @@ ALL_ROUTES = (
 SECURED: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKey": []}]
 REASONS = {
     200: "OK", 201: "Created", 202: "Accepted", 204: "No content", 400: "Invalid input",
-    401: "Not authenticated", 403: "Forbidden", 404: "Not found", 409: "Conflict", 413: "Too large",
+    401: "Not authenticated", 403: "Forbidden", 412: "Precondition failed",
+    422: "Idempotency key reused", 404: "Not found", 409: "Conflict", 413: "Too large",
     415: "Unsupported media type", 502: "The filer failed",
 }  # fmt: skip
 
