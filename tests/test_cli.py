@@ -285,3 +285,19 @@ def test_dynamodb_without_a_region_is_one_line_not_a_traceback(workdir, monkeypa
         "burst-assurance: error: the DynamoDB store needs an AWS region: set AWS_REGION or "
         "AWS_DEFAULT_REGION (or BURST_ASSURANCE_DYNAMODB_ENDPOINT for DynamoDB Local)\n"
     )
+
+
+def test_an_unmarked_calendar_asks_for_major_or_minor_then_imports_once(workdir, capsys):
+    from pathlib import Path
+
+    google = str(Path(__file__).parent / "fixtures" / "calendars" / "google-export.ics")
+    assert main(["events", "import", google, "--now", NOW]) == 2
+    assert "pass --major" in capsys.readouterr().err
+    assert main(["events", "import", google, "--minor", "--now", NOW]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert main(["events", "import", google, "--minor", "--now", NOW]) == 0  # again: updates
+    assert capsys.readouterr().out.splitlines()[0] == first
+    assert main(["events", "list", "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert len({e["id"] for e in listed}) == len(listed) > 2  # the weekly rule, expanded
+    assert not any(e["major"] for e in listed)

@@ -18,8 +18,9 @@ from chalicelib.domain.events import EVENT_ID, Event, spring_festival_gala
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # The policy's zone is always passed in; these tests use the default profile's.
-read_events = functools.partial(ical.read_events, zone=SHANGHAI)
-write_calendar = functools.partial(ical.write_calendar, zone=SHANGHAI)
+read_events = functools.partial(ical.read_events, zone=SHANGHAI, default_major=True)
+NOW = dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC)
+write_calendar = functools.partial(ical.write_calendar, zone=SHANGHAI, now=NOW)
 UTC = dt.UTC
 EIGHT_HOURS = dt.timedelta(hours=8)
 
@@ -500,7 +501,10 @@ def test_the_calendar_is_ready_to_subscribe_to():
     assert [str(tz["TZID"]) for tz in calendar.timezones] == ["Asia/Shanghai"]
     cup = next(e for e in calendar.events if e["UID"] == "cup-final@burst-assurance")
     assert cup["DTSTART"].params["TZID"] == "Asia/Shanghai"
-    assert cup["DTSTAMP"].dt == dt.datetime(2027, 7, 1, 12, 0, tzinfo=UTC)
+    assert cup["DTSTAMP"].dt == NOW  # the time of writing, in UTC
+    assert cup["SEQUENCE"] == 0  # no stored revision
+    launch = next(e for e in calendar.events if "launch" in str(e["UID"]))
+    assert str(launch["UID"]) == "launch%40example.com@burst-assurance"  # one "@"
     assert "MAJOR" not in cup.categories
     assert str(cup["X-BURST-ASSURANCE-SCOPES"]) == "AP1,CN,transcoding"
 
@@ -531,7 +535,7 @@ def test_the_spring_festival_gala_exports_at_eight_in_the_evening_beijing_time()
     assert str(gala["X-BURST-ASSURANCE-MAJOR"]) == "TRUE"
 
 
-def test_a_request_becomes_a_deadline_with_a_reminder_the_day_before():
+def test_a_request_becomes_a_deadline_with_reminders_before_and_on_the_day():
     data = write_calendar([], [request(estimated_calendar=True)])
     entry = by_uid(data)["deadline-daily-peak-jump-CN-2027-07-01@burst-assurance"]
 
@@ -541,11 +545,16 @@ def test_a_request_becomes_a_deadline_with_a_reminder_the_day_before():
     assert (entry.start, entry.end) == (cst(2027, 6, 28, 17, 30), cst(2027, 6, 28, 18))
     assert entry.categories == ["DEADLINE"]
     assert str(entry["X-BURST-ASSURANCE-KIND"]) == "DEADLINE"
-    [alarm] = entry.walk("VALARM")
-    assert str(alarm["ACTION"]) == "DISPLAY"
-    assert alarm["TRIGGER"].dt == dt.timedelta(days=-1)
+    alarms = entry.walk("VALARM")
+    assert {str(a["ACTION"]) for a in alarms} == {"DISPLAY"}
+    # Without working-day moments from the caller: 3 and 1 days before, 09:00 on the day.
+    start = cst(2027, 6, 28, 17, 30)
+    assert [start + a["TRIGGER"].dt for a in alarms] == [
+        cst(2027, 6, 25, 18), cst(2027, 6, 27, 18), cst(2027, 6, 28, 9)
+    ]  # fmt: skip
     text = str(entry["DESCRIPTION"])
     for part in (
+        "File a service-assurance ticket in the Huawei Cloud console for CN",
         "Burst starts 2027-07-01 20:05",
         "Forecast peak 512.4 Gbit/s vs threshold 380.0 Gbit/s",
         "Lead time 3 working days",
@@ -573,9 +582,10 @@ def test_the_calendar_is_written_and_read_in_the_zone_it_is_given():
         start=dt.datetime(2027, 7, 3, 15, 0, tzinfo=london),
         end=dt.datetime(2027, 7, 3, 17, 0, tzinfo=london),
     )  # fmt: skip
-    data = ical.write_calendar([event], zone=london)
+    data = ical.write_calendar([event], zone=london, now=NOW)
     assert b"X-WR-TIMEZONE:Europe/London" in data
     assert b"DTSTART;TZID=Europe/London:20270703T150000" in data
     floating = ics(vevent("f1", "DTSTART:20270703T150000", "DTEND:20270703T170000"))
-    [read] = ical.read_events(floating, zone=london)
+    floating = floating.replace("X-WR-TIMEZONE:Asia/Shanghai\r\n", "")  # else read in that zone
+    [read] = ical.read_events(floating, zone=london, default_major=True)
     assert read.start == dt.datetime(2027, 7, 3, 14, 0, tzinfo=dt.UTC)

@@ -10,11 +10,13 @@ Reading rules:
   policy time zone (all-day: midnight to midnight). Every time comes back in that zone.
 * No DTEND or DURATION, or a zero length: one hour for a timed event, one day for an all-day one.
 * Major: ``X-BURST-ASSURANCE-MAJOR:TRUE|FALSE`` wins, then a ``MAJOR`` category, then the
-  caller's default. Scopes come from ``X-BURST-ASSURANCE-SCOPES:CN,AP1``.
-* Recurring events are expanded when the series has an end (COUNT or UNTIL) and at most
-  ``MAX_OCCURRENCES`` occurrences; EXDATE, RDATE and RECURRENCE-ID overrides are honoured. A
-  series that repeats forever is rejected: we have no clock here to bound it by, and silently
-  cutting it off would drop events. Each occurrence's id is the series id plus its start.
+  caller's default; with no default (None) unmarked events refuse the file, asking for
+  ``--major`` or ``--minor``. Scopes come from ``X-BURST-ASSURANCE-SCOPES:CN,AP1``.
+* Google's ``X-WR-TIMEZONE`` applies to its UTC and floating times (``x-wr-timezone``).
+* Recurring events are expanded with ``recurring-ical-events`` (EXDATE, RDATE and
+  RECURRENCE-ID overrides honoured) over the caller's window, at most ``MAX_OCCURRENCES``; a
+  series that repeats forever needs a window. Ids come from the UID, and for an occurrence its
+  RECURRENCE-ID, never from the title (unless there is no UID).
 * Cancelled events (STATUS:CANCELLED) and the deadline entries we export ourselves are skipped.
 * Any problem raises ``InputError`` naming the source, the event and the reason, before anything
   is returned.
@@ -24,16 +26,21 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import gzip
 import hashlib
+import io
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+import zipfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil.rrule import rruleset, rrulestr
+import recurring_ical_events
+import x_wr_timezone
 from icalendar import Alarm, Calendar, Timezone
 from icalendar import Event as VEvent
 from pydantic import ValidationError
@@ -42,6 +49,9 @@ from chalicelib.domain.assurance import AssuranceRequest
 from chalicelib.domain.errors import InputError
 from chalicelib.domain.events import CONTROL_CHARACTERS, EVENT_SCOPES, EVENT_YEARS, Event
 from chalicelib.domain.policy import describe_validation_error
+
+if TYPE_CHECKING:  # the holiday tables load only when a caller builds a calendar
+    from chalicelib.domain.workdays import WorkingDayCalendar
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +68,6 @@ MAX_NOTES_LENGTH = 2000
 TIMED_DEFAULT = dt.timedelta(hours=1)
 ALL_DAY_DEFAULT = dt.timedelta(days=1)
 DEADLINE_SLOT = dt.timedelta(minutes=30)
-REMINDER = dt.timedelta(days=1)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:@-]")
 _SCOPE_NAMES = {scope.lower(): scope for scope in EVENT_SCOPES}
@@ -82,23 +91,110 @@ class _Reject(ValueError):
 def read_events(
     data: bytes | str,
     *,
-    default_major: bool = True,
+    default_major: bool | None = None,
     source: str = "<ics>",
     zone: ZoneInfo,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
 ) -> list[Event]:
     """The events of an iCalendar file, sorted by start; all of them or an ``InputError``.
-    ``zone`` is the policy's: floating times and all-day dates are read in it."""
-    calendar = _parse(data, source)
-    reader = _Reader(zone, default_major)
-    vevents, changes = _group(v for v in calendar.events if not _exported_deadline(v))
-    events: list[Event] = []
-    for vevent in vevents:
-        try:
-            events.extend(reader.events(vevent, changes.get(_uid(vevent) or "", [])))
-        except (_Reject, OverflowError) as exc:  # overflow: a date at the end of time
-            raise _input_error(source, f"event {_label(vevent)}: {exc}") from None
+    ``zone`` is the policy's: floating times and all-day dates are read in it.
+
+    ``default_major`` is the mark of events the file marks neither way: None refuses them (the
+    error says how many, and to pass ``--major`` or ``--minor``). Recurring series are expanded
+    over [``start``, ``end``) when given; without a window a series that repeats forever is
+    refused."""
+    reader = _Reader(zone, default_major, _window(start, end))
+    events = reader.read(data, source)
+    reader.check_marked(source, len(events))
     _check_unique(events, source)
     return sorted(events, key=lambda e: (e.start, e.id))
+
+
+def read_calendar_file(
+    path: Path,
+    *,
+    zone: ZoneInfo,
+    default_major: bool | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+) -> list[Event]:
+    """The events of an ``.ics`` file, an ``.ics.gz``, or a ``.zip`` holding ``.ics`` files
+    (Google Takeout: one per calendar), read as ``read_events`` reads one. An event found in
+    two calendars of a zip with the same content counts once; with different content it is
+    an error."""
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise _input_error(source, f"cannot read: {exc.strerror}") from None
+    reader = _Reader(zone, default_major, _window(start, end))
+    name = path.name.lower()
+    if name.endswith(".zip") or raw.startswith(b"PK\x03\x04"):
+        parts = _zip_members(raw, source)
+    elif name.endswith(".gz") or raw.startswith(b"\x1f\x8b"):
+        parts = [(source, _gunzip(raw, source))]
+    else:
+        parts = [(source, raw)]
+    events: dict[str, Event] = {}
+    for part_source, data in parts:
+        for event in reader.read(data, part_source):
+            if events.setdefault(event.id, event) != event:
+                raise _input_error(
+                    part_source,
+                    f"event {event.id!r}: appears in two calendars with different content",
+                )
+    reader.check_marked(source, len(events))
+    return sorted(events.values(), key=lambda e: (e.start, e.id))
+
+
+MAX_FILE_BYTES = 64 * 1024 * 1024  # unpacked: a calendar is kilobytes, this bounds a zip bomb
+
+
+def _gunzip(raw: bytes, source: str) -> bytes:
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as unpacked:
+            data = unpacked.read(MAX_FILE_BYTES + 1)
+    except (OSError, EOFError) as exc:
+        raise _input_error(source, f"not a gzip file: {exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise _input_error(source, f"unpacks to more than {MAX_FILE_BYTES} bytes")
+    return data
+
+
+def _zip_members(raw: bytes, source: str) -> list[tuple[str, bytes]]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+        members = sorted(
+            (i for i in archive.infolist() if i.filename.lower().endswith(".ics")),
+            key=lambda i: i.filename,
+        )
+        if not members:
+            raise _input_error(source, "the zip holds no .ics file")
+        total = 0
+        parts = []
+        for info in members:
+            with archive.open(info) as member:
+                data = member.read(MAX_FILE_BYTES + 1)
+            total += len(data)
+            if total > MAX_FILE_BYTES:
+                raise _input_error(source, f"unpacks to more than {MAX_FILE_BYTES} bytes")
+            parts.append((f"{source}!{info.filename}", data))
+        return parts
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+        raise _input_error(source, f"not a readable zip file: {exc}") from None
+
+
+def _window(
+    start: dt.datetime | None, end: dt.datetime | None
+) -> tuple[dt.datetime, dt.datetime] | None:
+    if start is None and end is None:
+        return None
+    if start is None or end is None or start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("give both start and end of the window, with a time zone")
+    if end <= start:
+        raise ValueError("the window must end after it starts")
+    return start, end
 
 
 def _input_error(source: str, message: str) -> InputError:
@@ -121,7 +217,35 @@ def _parse(data: bytes | str, source: str) -> Calendar:
     if not isinstance(calendar, Calendar) or calendar.name != "VCALENDAR":
         found = getattr(calendar, "name", type(calendar).__name__)
         raise _input_error(source, f"not an iCalendar file: found {found}, not VCALENDAR")
-    return calendar
+    return _standard(calendar, source)
+
+
+def _standard(calendar: Calendar, source: str) -> Calendar:
+    """Google's quirk: times in UTC (and floating ones) meant in the calendar's X-WR-TIMEZONE,
+    which matters for a weekly rule across a DST change. An unknown zone there is ignored.
+    Times written with a TZID are kept as written: the converter takes a zone of the file's own
+    VTIMEZONE without TZNAME (Outlook's) and an unknown TZID for floating times."""
+    if calendar.get("X-WR-TIMEZONE") is None:
+        return calendar
+    try:
+        result = x_wr_timezone.to_standard(calendar)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        log.warning("%s: X-WR-TIMEZONE ignored: %s", source, exc)
+        return calendar
+    for before, after in zip(calendar.subcomponents, result.subcomponents, strict=True):
+        if before is after or not isinstance(before, VEvent):
+            continue
+        for name in _ZONED:
+            if name in before and _has_tzid(before[name]):
+                after[name] = before[name]
+    return result
+
+
+_ZONED = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
+
+
+def _has_tzid(prop: Any) -> bool:
+    return any("TZID" in p.params for p in (prop if isinstance(prop, list) else [prop]))
 
 
 def _exported_deadline(vevent: VEvent) -> bool:
@@ -183,7 +307,33 @@ class _Span:
 @dataclass(frozen=True)
 class _Reader:
     zone: ZoneInfo
-    default_major: bool
+    default_major: bool | None
+    window: tuple[dt.datetime, dt.datetime] | None = None
+    unmarked: list[str] = field(default_factory=list)  # names of events marked neither way
+
+    def read(self, data: bytes | str, source: str) -> list[Event]:
+        calendar = _parse(data, source)
+        vevents, changes = _group(v for v in calendar.events if not _exported_deadline(v))
+        events: list[Event] = []
+        for vevent in vevents:
+            try:
+                events.extend(self.events(vevent, changes.get(_uid(vevent) or "", [])))
+            except (_Reject, OverflowError) as exc:  # overflow: a date at the end of time
+                raise _input_error(source, f"event {_label(vevent)}: {exc}") from None
+        return events
+
+    def check_marked(self, source: str, total: int) -> None:
+        if self.default_major is not None or not self.unmarked:
+            return
+        names = sorted(set(self.unmarked))
+        shown = ", ".join(repr(n) for n in names[:3]) + (", ..." if len(names) > 3 else "")
+        raise InputError(
+            f"{source}: {len(self.unmarked)} of {total} event(s) are marked neither major nor "
+            f"minor ({shown}); pass --major to import them as major events (tickets one month "
+            "ahead) or --minor as ordinary ones (events marked with CATEGORIES:MAJOR or "
+            f"{X_MAJOR}:TRUE|FALSE keep their marks)",
+            field="major",
+        )
 
     def events(self, vevent: VEvent, overrides: Sequence[VEvent]) -> list[Event]:
         """The events of one VEVENT: one, or every occurrence of a recurring series."""
@@ -194,37 +344,46 @@ class _Reader:
         raw_id = _uid(vevent) or _derived_id(vevent, span.start)
         if "RECURRENCE-ID" in vevent:  # an occurrence whose series is not in the file
             return [self._event(vevent, raw_id, _recurrence_key(vevent), span)]
-        starts = _occurrences(vevent, span.start)
-        if starts is None:
+        if _single(vevent, "RRULE") is None and not _moments(vevent, "RDATE"):
             return [self._event(vevent, raw_id, None, span)]
         changed = {_recurrence_key(o): o for o in overrides}
-        result = [
-            self._event(vevent, raw_id, _key(start), _Span(start, span.length))
-            for start in starts
-            if _key(start) not in changed
-        ]
-        for key, override in sorted(changed.items()):
-            result.extend(self._override(override, raw_id, key))
+        for key, change in changed.items():
+            self._checked(change, key)
+        result: list[Event] = []
+        for occurrence in _occurrences(vevent, overrides, self.window):
+            key = _recurrence_key(occurrence)
+            override = changed.get(key)
+            if override is None:
+                occurrence_start = _moment(occurrence, "DTSTART")
+                if occurrence_start is None:  # the library always sets it
+                    raise _Reject(f"occurrence {key} has no DTSTART")
+                result.append(
+                    self._event(vevent, raw_id, key, _Span(occurrence_start, span.length))
+                )
+            elif not _cancelled(override):
+                result.append(self._event(override, raw_id, key, self._checked(override, key)))
         return result
 
-    def _override(self, vevent: VEvent, raw_id: str, key: str) -> list[Event]:
+    def _checked(self, vevent: VEvent, key: str) -> _Span:
         try:
             _check_parse_errors(vevent)
-            if _cancelled(vevent):
-                return []
-            return [self._event(vevent, raw_id, key, _span(vevent, self.zone))]
+            return _span(vevent, self.zone)
         except _Reject as exc:
             raise _Reject(f"occurrence {key}: {exc}") from None
 
     def _event(self, vevent: VEvent, raw_id: str, key: str | None, span: _Span) -> Event:
         start, end = _instants(span, self.zone)
+        name = _summary(vevent)
+        major = _major(vevent, self.default_major)
+        if major is None:
+            self.unmarked.append(name)
         try:
             return Event(
                 id=_safe_id(raw_id, f"-{key}" if key else ""),
-                name=_summary(vevent),
+                name=name,
                 start=start,
                 end=end,
-                major=_major(vevent, self.default_major),
+                major=bool(major),
                 scopes=_scopes(vevent),
                 notes=_notes(vevent),
             )
@@ -339,33 +498,33 @@ def _recurrence_key(vevent: VEvent) -> str:
 # -- recurrence ----------------------------------------------------------------------------------
 
 
-def _occurrences(vevent: VEvent, start: Moment) -> list[Moment] | None:
-    """Every start of a recurring event, or None when the event does not recur."""
+def _occurrences(
+    vevent: VEvent, overrides: Sequence[VEvent], window: tuple[dt.datetime, dt.datetime] | None
+) -> list[VEvent]:
+    """The occurrences of a recurring series (``recurring-ical-events`` applies RRULE, RDATE,
+    EXDATE and the changed occurrences), within the window if one is given. Each carries its
+    RECURRENCE-ID: the start the rule gave it, which names it however it was moved."""
     rule = _single(vevent, "RRULE")
-    extra = _moments(vevent, "RDATE")
-    if rule is None and not extra:
-        return None
-    if rule is not None and "COUNT" not in rule and "UNTIL" not in rule:
+    endless = rule is not None and "COUNT" not in rule and "UNTIL" not in rule
+    if endless and window is None:
         raise _Reject(
-            "repeats forever (RRULE without COUNT or UNTIL); give the series an end date "
-            "or import its occurrences one by one"
+            "repeats forever (RRULE without COUNT or UNTIL); import it with a planning window "
+            "to expand it over, or give the series an end date"
         )
-    series = rruleset()
-    first = _as_datetime(start)
+    series = Calendar()
+    series.add_component(vevent)
+    for override in overrides:
+        series.add_component(override)
     try:
-        series.rdate(first)  # DTSTART is always an occurrence (RFC 5545 3.8.5.3)
-        if rule is not None:
-            series.rrule(rrulestr(rule.to_ical().decode(), dtstart=first))
-        for moment in extra:
-            series.rdate(_as_datetime(moment))
-        for moment in _moments(vevent, "EXDATE"):
-            series.exdate(_as_datetime(moment))
-        starts = list(islice(series, MAX_OCCURRENCES + 1))
-    except (ValueError, TypeError) as exc:
+        query = recurring_ical_events.of(series, skip_bad_series=False)
+        found = query.between(*window) if window else islice(query.all(), MAX_OCCURRENCES + 1)
+        occurrences = list(islice(found, MAX_OCCURRENCES + 1))
+    except (ValueError, TypeError, KeyError, recurring_ical_events.InvalidCalendar) as exc:
         raise _Reject(f"cannot expand its recurrence: {exc}") from None
-    if len(starts) > MAX_OCCURRENCES:
-        raise _Reject(f"repeats more than {MAX_OCCURRENCES} times; split the series")
-    return [s.date() for s in starts] if _all_day(start) else starts
+    if len(occurrences) > MAX_OCCURRENCES:
+        where = " within the window" if window else ""
+        raise _Reject(f"repeats more than {MAX_OCCURRENCES} times{where}; split the series")
+    return occurrences
 
 
 def _moments(vevent: VEvent, name: str) -> list[Moment]:
@@ -380,12 +539,6 @@ def _moments(vevent: VEvent, name: str) -> list[Moment]:
                 raise _Reject(f"{name} holds a period; only dates and date-times are supported")
             result.append(item.dt)
     return result
-
-
-def _as_datetime(moment: Moment) -> dt.datetime:
-    if isinstance(moment, dt.datetime):
-        return moment
-    return dt.datetime.combine(moment, dt.time(0))
 
 
 # -- fields --------------------------------------------------------------------------------------
@@ -405,7 +558,7 @@ def _notes(vevent: VEvent) -> str | None:
     return notes
 
 
-def _major(vevent: VEvent, default: bool) -> bool:
+def _major(vevent: VEvent, default: bool | None) -> bool | None:
     flag = _text(vevent, X_MAJOR)
     if flag is not None:
         if flag.upper() not in ("TRUE", "FALSE"):
@@ -426,16 +579,22 @@ def _scopes(vevent: VEvent) -> tuple[str, ...]:
 
 
 def _derived_id(vevent: VEvent, start: Moment) -> str:
-    """An id for an event without UID: its title and start, so re-imports match."""
-    words = "".join(c.lower() if c.isascii() and c.isalnum() else "-" for c in _summary(vevent))
+    """An id for an event without UID (RFC 5545 requires one; calendar apps always write it):
+    its title and start, so re-imports match. A title that is not all ASCII
+    adds a hash of itself, so two events named in Chinese at one time stay apart."""
+    summary = _summary(vevent)
+    words = "".join(c.lower() if c.isascii() and c.isalnum() else "-" for c in summary)
     slug = "-".join(w for w in words.split("-") if w)[:80] or "event"
+    if not summary.isascii():
+        slug += "-" + hashlib.sha256(summary.encode("utf-8")).hexdigest()[:8]
     return f"{slug}-{_key(start)}"
 
 
 def _safe_id(raw: str, suffix: str = "") -> str:
     """``raw`` as an Event id. Ids we exported come back as they were; any other UID that needs
     changing (characters mapped to '-', or shortened) gets a hash of itself, so it stays unique."""
-    raw = raw.removesuffix(DOMAIN)
+    if raw.endswith(DOMAIN):  # ours: an "@" in the id was written as %40
+        raw = raw.removesuffix(DOMAIN).replace("%40", "@")
     cleaned = _UNSAFE.sub("-", raw)
     if not cleaned[:1].isascii() or not cleaned[:1].isalnum():
         cleaned = f"uid-{cleaned}"
@@ -449,27 +608,84 @@ def _safe_id(raw: str, suffix: str = "") -> str:
 # -- writing -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Revision:
+    """The stored version of an event or request: ``sequence`` grows by one with each change of
+    its content, ``modified`` is when that change was stored (``revise`` makes the next)."""
+
+    sequence: int
+    modified: dt.datetime
+
+
+def revise(old: Revision | None, changed: bool, now: dt.datetime) -> Revision:
+    """The revision to store with a write: new at 0, one more when the content changed."""
+    if old is None:
+        return Revision(0, now)
+    return Revision(old.sequence + 1, now) if changed else old
+
+
+DEFAULT_REMINDER_WORKING_DAYS = (3, 1, 0)  # 0: the deadline's own morning
+REMINDER_TIME = dt.time(9, 0)
+
+
+def reminder_moments(
+    deadline: dt.datetime,
+    workdays: WorkingDayCalendar,
+    zone: ZoneInfo,
+    points: Iterable[int] = DEFAULT_REMINDER_WORKING_DAYS,
+    at: dt.time = REMINDER_TIME,
+) -> list[dt.datetime]:
+    """The alarm moments of a deadline: ``at`` o'clock on the working day ``n`` working days
+    before it for each point (0: the deadline's day), never after the deadline."""
+    day = deadline.astimezone(zone).date()
+    moments = {
+        dt.datetime.combine(
+            day if n == 0 else workdays.nth_working_day_before(day, n).day, at, tzinfo=zone
+        )
+        for n in points
+    }
+    return sorted(m for m in moments if m < deadline)
+
+
 def write_calendar(
     events: Sequence[Event],
     requests: Sequence[AssuranceRequest] = (),
     *,
     name: str = "Burst Assurance",
     zone: ZoneInfo,
+    now: dt.datetime | None = None,
+    revisions: Mapping[str, Revision] | None = None,
+    alarms: Callable[[AssuranceRequest], Sequence[dt.datetime]] | None = None,
 ) -> bytes:
-    """A calendar to publish for subscription. It holds no clock reading (DTSTAMP comes from each
-    entry's start), so the same events and requests give the same bytes. An event or deadline
-    that cannot be written (one stored before its dates were bounded) is left out and logged:
-    one bad entry must not take the whole feed down."""
+    """A calendar to publish for subscription. DTSTAMP is ``now`` (the time of writing, in
+    UTC); SEQUENCE and LAST-MODIFIED come from ``revisions`` by event or request id (without
+    one: SEQUENCE 0 and no LAST-MODIFIED). ``alarms`` gives each deadline's alarm moments
+    (``reminder_moments``); without it they are 3 and 1 days before, and 09:00 on the day.
+    Otherwise the same input gives the same bytes. An event or deadline that cannot be
+    written (one stored before its dates were bounded) is left out and logged: one bad entry
+    must not take the whole feed down."""
+    stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+    writer = _Writer(zone, stamp, revisions or {}, alarms or _default_alarms(zone))
     calendar = _new_calendar(name, zone)
     entries = [
-        *_written(sorted(events, key=lambda e: (e.start, e.id)), _event_entry, zone),
-        *_written(sorted(requests, key=lambda r: (r.deadline, r.id)), _deadline_entry, zone),
+        *_written(sorted(events, key=lambda e: (e.start, e.id)), writer.event, zone),
+        *_written(sorted(requests, key=lambda r: (r.deadline, r.id)), writer.deadline, zone),
     ]
     if entries:
         calendar.add_component(_timezone(entries, zone))
     for entry in entries:
         calendar.add_component(entry)
     return calendar.to_ical()
+
+
+def _default_alarms(zone: ZoneInfo) -> Callable[[AssuranceRequest], Sequence[dt.datetime]]:
+    def moments(request: AssuranceRequest) -> list[dt.datetime]:
+        deadline = request.deadline.astimezone(zone)
+        morning = dt.datetime.combine(deadline.date(), REMINDER_TIME, tzinfo=zone)
+        found = {deadline - dt.timedelta(days=3), deadline - dt.timedelta(days=1), morning}
+        return sorted(m for m in found if m < deadline)
+
+    return moments
 
 
 def _written(
@@ -514,47 +730,91 @@ def _local(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
     return moment.astimezone(zone).replace(microsecond=0)
 
 
-def _entry(uid: str, summary: str, start: dt.datetime, end: dt.datetime, zone: ZoneInfo) -> VEvent:
-    entry = VEvent()
-    entry.add("UID", uid)
-    entry.add("DTSTAMP", start.astimezone(dt.UTC).replace(microsecond=0))
-    entry.add("DTSTART", _local(start, zone))
-    entry.add("DTEND", _local(end, zone))
-    entry.add("SUMMARY", _one_line(summary))
-    return entry
+def _uid_of(item_id: str) -> str:
+    """One domain, one "@": an "@" in the id is written %40 (read back by ``_safe_id``)."""
+    return f"{item_id.replace('@', '%40')}{DOMAIN}"
 
 
-def _event_entry(event: Event, zone: ZoneInfo) -> VEvent:
-    entry = _entry(f"{event.id}{DOMAIN}", event.name, event.start, event.end, zone)
-    if event.notes:
-        entry.add("DESCRIPTION", _lines(event.notes))
-    if event.major:
-        entry.add("CATEGORIES", [MAJOR])
-    entry.add(X_KIND, "EVENT")
-    entry.add(X_MAJOR, "TRUE" if event.major else "FALSE")
-    if event.scopes:
-        entry.add(X_SCOPES, ",".join(event.scopes))
-    return entry
+def _whole_days(event: Event, zone: ZoneInfo) -> bool:
+    start, end = event.start.astimezone(zone), event.end.astimezone(zone)
+    return (
+        start.time() == end.time() == dt.time(0)
+        and start == dt.datetime.combine(start.date(), dt.time(0), tzinfo=zone)
+        and end == dt.datetime.combine(end.date(), dt.time(0), tzinfo=zone)
+    )
 
 
-def _deadline_entry(request: AssuranceRequest, zone: ZoneInfo) -> VEvent:
-    summary = f"File service-assurance ticket: {request.rule} {request.scope} ({request.period})"
-    uid = f"deadline-{request.id.replace('/', '-')}{DOMAIN}"
-    entry = _entry(uid, summary, request.deadline - DEADLINE_SLOT, request.deadline, zone)
-    entry.add("DESCRIPTION", _lines(_deadline_text(request, zone)))
-    entry.add("CATEGORIES", [DEADLINE])
-    entry.add(X_KIND, DEADLINE)
-    reminder = Alarm()
-    reminder.add("ACTION", "DISPLAY")
-    reminder.add("DESCRIPTION", _one_line(summary))
-    reminder.add("TRIGGER", -REMINDER)
-    entry.add_component(reminder)
-    return entry
+@dataclass(frozen=True)
+class _Writer:
+    zone: ZoneInfo
+    stamp: dt.datetime
+    revisions: Mapping[str, Revision]
+    alarms: Callable[[AssuranceRequest], Sequence[dt.datetime]]
+
+    def _entry(
+        self, item_id: str, uid: str, summary: str, start: dt.datetime, end: dt.datetime
+    ) -> VEvent:
+        entry = VEvent()
+        entry.add("UID", uid)
+        entry.add("DTSTAMP", self.stamp)
+        entry.add("DTSTART", _local(start, self.zone))
+        entry.add("DTEND", _local(end, self.zone))
+        self._revision(entry, item_id)
+        entry.add("SUMMARY", _one_line(summary))
+        return entry
+
+    def _revision(self, entry: VEvent, item_id: str) -> None:
+        revision = self.revisions.get(item_id)
+        entry.add("SEQUENCE", revision.sequence if revision else 0)
+        if revision is not None:
+            modified = revision.modified.astimezone(dt.UTC).replace(microsecond=0)
+            entry.add("LAST-MODIFIED", min(modified, self.stamp))
+
+    def event(self, event: Event, zone: ZoneInfo) -> VEvent:
+        entry = self._entry(event.id, _uid_of(event.id), event.name, event.start, event.end)
+        if _whole_days(event, zone):  # all day: VALUE=DATE, as calendar apps write it
+            del entry["DTSTART"], entry["DTEND"]
+            entry.add("DTSTART", event.start.astimezone(zone).date())
+            entry.add("DTEND", event.end.astimezone(zone).date())
+            entry.add("TRANSP", "TRANSPARENT")
+        if event.notes:
+            entry.add("DESCRIPTION", _lines(event.notes))
+        if event.major:
+            entry.add("CATEGORIES", [MAJOR])
+        entry.add(X_KIND, "EVENT")
+        entry.add(X_MAJOR, "TRUE" if event.major else "FALSE")
+        if event.scopes:
+            entry.add(X_SCOPES, ",".join(event.scopes))
+        return entry
+
+    def deadline(self, request: AssuranceRequest, zone: ZoneInfo) -> VEvent:
+        summary = (
+            f"File service-assurance ticket: {request.rule} {request.scope} ({request.period})"
+        )
+        uid = f"deadline-{request.id.replace('/', '-')}{DOMAIN}"
+        start = request.deadline - DEADLINE_SLOT
+        entry = self._entry(request.id, uid, summary, start, request.deadline)
+        entry.add("DESCRIPTION", _lines(_deadline_text(request, zone)))
+        entry.add("CATEGORIES", [DEADLINE])
+        entry.add(X_KIND, DEADLINE)
+        when = f"{_local(request.deadline, zone):%a %Y-%m-%d %H:%M}"
+        for moment in self.alarms(request):
+            reminder = Alarm()
+            reminder.add("ACTION", "DISPLAY")
+            reminder.add("DESCRIPTION", _one_line(f"{summary}, by {when}"))
+            reminder.add("TRIGGER", moment.replace(microsecond=0) - start)  # before: negative
+            entry.add_component(reminder)
+        return entry
 
 
 def _deadline_text(request: AssuranceRequest, zone: ZoneInfo) -> str:
     unit = request.unit
     lines = [
+        f"File a service-assurance ticket in the Huawei Cloud console for {request.scope}: "
+        f"rule {request.rule}, period {request.period}, reserving "
+        f"{request.forecast_peak:,.1f} {request.unit} from "
+        f"{_local(request.burst_start, zone):%Y-%m-%d %H:%M} to "
+        f"{_local(request.burst_end, zone):%Y-%m-%d %H:%M}.",
         f"Burst starts {_local(request.burst_start, zone):%Y-%m-%d %H:%M} ({zone.key}).",
         f"Forecast peak {request.forecast_peak:,.1f} {unit} "
         f"vs threshold {request.threshold:,.1f} {unit}.",

@@ -48,13 +48,20 @@ def parse_now(text: str | None) -> dt.datetime:
     return moment
 
 
-def load_events_file(path: Path, zone: ZoneInfo, default_major: bool = True) -> list[Event]:
-    """An iCalendar file (.ics) or a JSON list of events."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}", field="events") from None
+def load_events_file(
+    path: Path,
+    zone: ZoneInfo,
+    default_major: bool | None = None,
+    window: tuple[dt.datetime, dt.datetime] | None = None,
+) -> list[Event]:
+    """A JSON list of events, or iCalendar (.ics, .ics.gz, or a .zip of them) with recurring
+    events expanded over ``window``. Unmarked iCalendar events take ``default_major``; with
+    None, a file with unmarked events is refused, asking for --major or --minor."""
     if path.suffix.lower() == ".json":
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror}", field="events") from None
         try:
             items = json.loads(raw)
             if not isinstance(items, list):
@@ -64,9 +71,21 @@ def load_events_file(path: Path, zone: ZoneInfo, default_major: bool = True) -> 
             raise InputError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
         except ValidationError as exc:
             raise InputError(f"{path}: {describe_validation_error(exc)}", field="events") from None
-    from chalicelib.adapters.ical import read_events
+    from chalicelib.adapters.ical import read_calendar_file
 
-    return read_events(raw, default_major=default_major, source=str(path), zone=zone)
+    start, end = window if window else (None, None)
+    return read_calendar_file(path, zone=zone, default_major=default_major, start=start, end=end)
+
+
+def planning_window(policy: Policy, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """Where recurring events matter: a month back (bursts under way) to the accepted horizon."""
+    from chalicelib.domain.traffic import accepted_dates
+
+    return now - dt.timedelta(days=31), accepted_dates(policy, now).end
+
+
+def _marking(args: argparse.Namespace) -> bool | None:
+    return True if args.major else False if args.minor else None
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -146,7 +165,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
         bandwidth_ceiling_gbps=policy.bandwidth_ceiling_gbps,
         dates=accepted_dates(policy, now),
     )
-    events = load_events_file(Path(args.events), policy.zone) if args.events else []
+    events = (
+        load_events_file(
+            Path(args.events), policy.zone, _marking(args), planning_window(policy, now)
+        )
+        if args.events
+        else []
+    )
     plan = make_plan(traffic, events, policy, now)
     print(render_plan(plan, policy, args.format))
     if args.html:
@@ -235,7 +260,8 @@ def cmd_events_remove(args: argparse.Namespace) -> int:
 
 def cmd_events_import(args: argparse.Namespace) -> int:
     rt, now = _runtime(args), parse_now(args.now)
-    events = load_events_file(Path(args.file), rt.policy.zone, default_major=not args.minor)
+    window = planning_window(rt.policy, now)
+    events = load_events_file(Path(args.file), rt.policy.zone, _marking(args), window)
     changes = calendar.import_events(rt.store, rt.source, rt.policy, events, now)
     print(f"imported {len(events)} event(s) from {args.file}{_replanned(changes)}")
     _announce(rt, now)
@@ -246,7 +272,8 @@ def cmd_events_export(args: argparse.Namespace) -> int:
     from chalicelib.adapters.ical import write_calendar
 
     rt = _runtime(args)
-    data = write_calendar(calendar.stored_events(rt.store), zone=rt.policy.zone)
+    events = calendar.stored_events(rt.store)
+    data = write_calendar(events, zone=rt.policy.zone, now=parse_now(None))
     if args.file == "-":
         sys.stdout.write(data.decode("utf-8"))
     else:
@@ -410,6 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--traffic", nargs="+", required=True, metavar="FILE", help="CSV or JSON, optionally .gz"
     )
     plan.add_argument("--events", metavar="FILE", help="iCalendar (.ics) or JSON list of events")
+    plan_marking = plan.add_mutually_exclusive_group()
+    plan_marking.add_argument("--major", action="store_true", help="unmarked events are major")
+    plan_marking.add_argument("--minor", action="store_true", help="unmarked events are minor")
     plan.add_argument("--policy", metavar="FILE", help="TOML policy overrides")
     plan.add_argument("--now", metavar="ISO", help="the moment to plan at (default: the clock)")
     plan.add_argument("--format", choices=("table", "json"), default="table")
@@ -441,9 +471,13 @@ def build_parser() -> argparse.ArgumentParser:
     remove = events.add_parser("remove", help="remove an event")
     remove.add_argument("id")
     remove.set_defaults(handler=cmd_events_remove)
-    imp = events.add_parser("import", help="import events from an iCalendar or JSON file")
+    imp = events.add_parser(
+        "import", help="import events from iCalendar (.ics, .ics.gz, .zip) or JSON"
+    )
     imp.add_argument("file")
-    imp.add_argument("--minor", action="store_true", help="events not marked major are minor")
+    marking = imp.add_mutually_exclusive_group()
+    marking.add_argument("--major", action="store_true", help="unmarked events are major")
+    marking.add_argument("--minor", action="store_true", help="unmarked events are minor")
     imp.set_defaults(handler=cmd_events_import)
     for command in (add, remove, imp):
         command.add_argument("--now", metavar="ISO", help="re-plan at this moment (default: now)")

@@ -124,14 +124,25 @@ def delete_event(rt: Runtime, event_id: str) -> Response:
     response="text/calendar", query=CalendarQuery, errors=(400, 401), secured=False,
 )  # fmt: skip
 def calendar_feed(rt: Runtime) -> Response:
-    from chalicelib.adapters.ical import write_calendar
+    """Events, and each open request at its deadline with alarms at the reminder points."""
+    from chalicelib.adapters import ical
+    from chalicelib.domain.workdays import WorkingDayCalendar
 
     q = parse_query(CalendarQuery, routes.query())
     check_feed_token(rt.settings, q.token, routes.blueprint.current_request.headers)
-    events = calendar.calendar_events(rt.store, rt.policy, now=clock.utc_now())
-    deadlines = [t.request for t in open_requests(rt.store)]
+    now, zone = clock.utc_now(), rt.policy.zone
+    events = calendar.calendar_events(rt.store, rt.policy, now=now)
+    tracked = open_requests(rt.store)
+    workdays, points = WorkingDayCalendar(rt.policy.calendar), rt.policy.approvals
+    document = ical.write_calendar(
+        events, [t.request for t in tracked], zone=zone, now=now,
+        alarms=lambda r: ical.reminder_moments(
+            r.deadline, workdays, zone, points.reminder_working_days
+        ),
+        revisions={t.id: ical.Revision(t.version, t.updated_at) for t in tracked},
+    )  # fmt: skip
     return Response(
-        body=write_calendar(events, deadlines, zone=rt.policy.zone).decode("utf-8"),
+        body=document.decode("utf-8"),
         status_code=200,
         headers={
             "Content-Type": "text/calendar; charset=utf-8",
