@@ -20,9 +20,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
+
+from loopback import loopback
 
 CASES = "/v2/servicerequest/cases"
 LIVE_CATEGORY = {
@@ -234,12 +236,8 @@ def _handler(state: HuaweiStandIn) -> type[BaseHTTPRequestHandler]:
 def serving() -> Iterator[tuple[str, HuaweiStandIn]]:
     """(endpoint, state): give the endpoint to the filer as its OSM endpoint."""
     state = HuaweiStandIn()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", state
-    finally:
-        state.closing.set()
-        server.shutdown()
-        server.server_close()
+    with loopback(_handler(state)) as url:
+        try:
+            yield f"{url}", state
+        finally:
+            state.closing.set()  # wake stalled answers, so the server can shut down

@@ -4,11 +4,12 @@ so the real boto3 client is exercised end to end without AWS."""
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import unquote
+
+from loopback import loopback
 
 NOT_FOUND = (
     b'<?xml version="1.0" encoding="UTF-8"?>'
@@ -65,11 +66,5 @@ def _handler(state: S3StandIn) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def serving() -> Iterator[tuple[str, S3StandIn]]:
     state = S3StandIn()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback(_handler(state)) as url:
+        yield f"{url}", state

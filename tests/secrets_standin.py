@@ -4,11 +4,12 @@ client is exercised end to end without AWS."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from loopback import loopback
 
 
 def _handler(secret: dict[str, Any], calls: list[str]) -> type[BaseHTTPRequestHandler]:
@@ -36,11 +37,5 @@ def _handler(secret: dict[str, Any], calls: list[str]) -> type[BaseHTTPRequestHa
 @contextmanager
 def serving(secret: dict[str, Any]) -> Iterator[tuple[str, list[str]]]:
     calls: list[str] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(secret, calls))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", calls
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback(_handler(secret, calls)) as url:
+        yield f"{url}", calls

@@ -9,12 +9,13 @@ as SES may have sent a mail it never acknowledged).
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from loopback import loopback
 
 SEND_PATH = "/v2/email/outbound-emails"
 
@@ -67,11 +68,5 @@ def _handler(state: SesStandIn) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def serving() -> Iterator[tuple[str, SesStandIn]]:
     state = SesStandIn()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback(_handler(state)) as url:
+        yield f"{url}", state

@@ -14,9 +14,11 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from loopback import loopback
 
 CHANNEL_ID = "C0BURST01"
 CHANNEL_NAME = "burst-assurance"
@@ -224,12 +226,5 @@ def serving(
 ) -> Iterator[tuple[str, SlackStandIn]]:
     """The API base URL (``http://127.0.0.1:PORT/api/``) and the stand-in's state."""
     state = SlackStandIn(token=token, groups=dict(groups or {}))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    # A short poll interval: shutdown() waits for the loop to notice.
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/api/", state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback(_handler(state)) as url:
+        yield f"{url}/api/", state

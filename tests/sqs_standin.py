@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from loopback import loopback
 
 
 def _handler(sent: list[str]) -> type[BaseHTTPRequestHandler]:
@@ -38,11 +39,5 @@ def _handler(sent: list[str]) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def serving() -> Iterator[tuple[str, list[str]]]:
     sent: list[str] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(sent))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", sent
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback(_handler(sent)) as url:
+        yield f"{url}", sent
