@@ -743,3 +743,12 @@ def test_the_api_upload_uses_the_policy_ceiling(
         "upload: item 0: bandwidth 150.0 Gbit/s"
         in json.loads(json_response.body)["error"]["message"]
     )
+
+
+@pytest.mark.parametrize("value", ["1_000", "10_0.5"])
+def test_a_digit_separator_is_refused_not_read_as_a_number(value: str) -> None:
+    with pytest.raises(TrafficError) as excinfo:
+        parse_rows([_row(value=value)], source="f.json")
+    assert problems_of(excinfo) == [
+        f"f.json: item 0: value {value!r} has a digit separator; write plain digits like 1000"
+    ]

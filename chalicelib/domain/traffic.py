@@ -419,6 +419,8 @@ def parse_point_time(raw: Any) -> int:
 def _parse_value(raw: Any) -> float:
     if isinstance(raw, bool):
         raise ValueError(f"value must be a number, got {raw!r}")
+    if isinstance(raw, str) and "_" in raw:  # float() reads "1_000" as 1000: a typo, most likely
+        raise ValueError(f"value {raw!r} has a digit separator; write plain digits like 1000")
     try:
         value = float(raw)
     except (TypeError, ValueError):
