@@ -149,7 +149,9 @@ def test_events_add_list_export_import_remove(workdir, capsys):
     assert main(["events", "import", str(ics)]) == 0
     assert "imported 1 event(s)" in capsys.readouterr().out
     main(["events", "list", "--format", "json"])
-    assert json.loads(capsys.readouterr().out) == [event]
+    [back] = json.loads(capsys.readouterr().out)
+    assert back.pop("modified") >= event.pop("modified")  # stored anew: a first revision again
+    assert back == event
 
 
 def test_events_remove_unknown_id_fails(workdir, capsys):
@@ -301,3 +303,19 @@ def test_an_unmarked_calendar_asks_for_major_or_minor_then_imports_once(workdir,
     listed = json.loads(capsys.readouterr().out)
     assert len({e["id"] for e in listed}) == len(listed) > 2  # the weekly rule, expanded
     assert not any(e["major"] for e in listed)
+
+
+def test_a_changed_event_is_exported_with_a_higher_sequence(workdir, capsys):
+    import icalendar
+
+    add = ["events", "add", "--name", "Cup Final", "--major", "--scope", "CN", "--id", "final"]
+    times = ["--start", "2026-03-09T19:30:00+08:00", "--end", "2026-03-09T22:00:00+08:00"]
+    assert main([*add, *times, "--now", NOW]) == 0
+    assert main([*add, *times, "--replace", "--now", NOW]) == 0  # the same: no new revision
+    moved = ["--start", "2026-03-09T20:00:00+08:00", "--end", "2026-03-09T22:30:00+08:00"]
+    assert main([*add, *moved, "--replace", "--now", NOW]) == 0  # changed: revision 1
+    ics = workdir / "calendar.ics"
+    assert main(["events", "export", str(ics)]) == 0
+    [entry] = icalendar.Calendar.from_ical(ics.read_bytes()).walk("VEVENT")
+    assert int(entry["SEQUENCE"]) == 1
+    assert entry.decoded("LAST-MODIFIED").tzinfo is not None

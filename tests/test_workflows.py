@@ -119,7 +119,7 @@ def test_a_major_event_change_replans_the_affected_request(store):
     )  # fmt: skip
     source = StoredTrafficSource(store)
 
-    changes = save_event(store, source, POLICY, final, cst(2026, 3, 1, 9), create=True)
+    _, changes = save_event(store, source, POLICY, final, cst(2026, 3, 1, 9), create=True)
 
     assert [c.action for c in changes] == ["updated"]
     tracked = store.get_request("daily-peak-jump/CN/2026-03-09")

@@ -752,26 +752,32 @@ class _Writer:
     alarms: Callable[[AssuranceRequest], Sequence[dt.datetime]]
 
     def _entry(
-        self, item_id: str, uid: str, summary: str, start: dt.datetime, end: dt.datetime
+        self,
+        revision: Revision | None,
+        uid: str,
+        summary: str,
+        start: dt.datetime,
+        end: dt.datetime,
     ) -> VEvent:
         entry = VEvent()
         entry.add("UID", uid)
         entry.add("DTSTAMP", self.stamp)
         entry.add("DTSTART", _local(start, self.zone))
         entry.add("DTEND", _local(end, self.zone))
-        self._revision(entry, item_id)
+        self._revision(entry, revision)
         entry.add("SUMMARY", _one_line(summary))
         return entry
 
-    def _revision(self, entry: VEvent, item_id: str) -> None:
-        revision = self.revisions.get(item_id)
+    def _revision(self, entry: VEvent, revision: Revision | None) -> None:
         entry.add("SEQUENCE", revision.sequence if revision else 0)
         if revision is not None:
             modified = revision.modified.astimezone(dt.UTC).replace(microsecond=0)
             entry.add("LAST-MODIFIED", min(modified, self.stamp))
 
     def event(self, event: Event, zone: ZoneInfo) -> VEvent:
-        entry = self._entry(event.id, _uid_of(event.id), event.name, event.start, event.end)
+        own = Revision(event.revision, event.modified) if event.modified else None  # as stored
+        revision = self.revisions.get(event.id, own)
+        entry = self._entry(revision, _uid_of(event.id), event.name, event.start, event.end)
         if _whole_days(event, zone):  # all day: VALUE=DATE, as calendar apps write it
             del entry["DTSTART"], entry["DTEND"]
             entry.add("DTSTART", event.start.astimezone(zone).date())
@@ -793,7 +799,8 @@ class _Writer:
         )
         uid = f"deadline-{request.id.replace('/', '-')}{DOMAIN}"
         start = request.deadline - DEADLINE_SLOT
-        entry = self._entry(request.id, uid, summary, start, request.deadline)
+        revision = self.revisions.get(request.id)
+        entry = self._entry(revision, uid, summary, start, request.deadline)
         entry.add("DESCRIPTION", _lines(_deadline_text(request, zone)))
         entry.add("CATEGORIES", [DEADLINE])
         entry.add(X_KIND, DEADLINE)

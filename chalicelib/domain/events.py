@@ -42,6 +42,10 @@ class Event(BaseModel):
     major: bool  # no default: an unmarked event must not mean one thing here and another there
     scopes: tuple[str, ...] = ()  # empty: every billing area and service
     notes: Annotated[str, Field(max_length=2000)] | None = None
+    # How many times the event changed since it was first stored, and when it last did: what
+    # calendar clients read as SEQUENCE and LAST-MODIFIED. Set by the store's writers (revised).
+    revision: Annotated[int, Field(ge=0)] = 0
+    modified: AwareDatetime | None = None
 
     # The stores read events back as JSON. An event stored before these checks existed must
     # still load, so they apply to new input only, and the readers that cannot take such an
@@ -153,3 +157,14 @@ def plannable(events: list[Event]) -> list[Event]:
 def etag(event: Event) -> str:
     """The event's version as HTTP names it (ETag): the same for the same content."""
     return '"' + hashlib.sha256(event.model_dump_json().encode()).hexdigest()[:20] + '"'
+
+
+def revised(old: Event | None, new: Event, now: dt.datetime) -> Event:
+    """``new`` as it is to be stored: a first version, the same revision when nothing but the
+    revision would change, or the next revision, modified ``now``."""
+    if old is None:
+        return new.model_copy(update={"revision": 0, "modified": now})
+    bookkeeping = {"revision", "modified"}
+    if old.model_dump(exclude=bookkeeping) == new.model_dump(exclude=bookkeeping):
+        return new.model_copy(update={"revision": old.revision, "modified": old.modified})
+    return new.model_copy(update={"revision": old.revision + 1, "modified": now})

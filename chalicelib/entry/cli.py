@@ -228,7 +228,7 @@ def cmd_events_add(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         raise InputError(describe_validation_error(exc), field="event") from None
     rt, now = _runtime(args), parse_now(args.now)
-    changes = calendar.save_event(
+    _, changes = calendar.save_event(
         rt.store, rt.source, rt.policy, event, now, create=not args.replace
     )
     print(f"saved {event.id}{_replanned(changes)}")

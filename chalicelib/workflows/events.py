@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from chalicelib.domain.errors import Conflict, KeyReused, NotFound, PreconditionFailed
-from chalicelib.domain.events import GALA_PREFIX, Event, etag, plannable, with_galas
+from chalicelib.domain.events import GALA_PREFIX, Event, etag, plannable, revised, with_galas
 from chalicelib.domain.policy import Policy
 from chalicelib.domain.tracking import Change
 from chalicelib.workflows.ports import Answer, Store, TrafficSource
@@ -70,32 +71,44 @@ def save_event(
     create: bool,
     if_match: str | None = None,
     first_answer: Answer | None = None,
-) -> list[Change]:
+) -> Saved:
     """Create (``create``: exactly one of several at once succeeds) or replace an event (only
     an existing one; with ``if_match``, only the version the caller read). A change to a major
     event re-plans. ``first_answer`` is kept for the request's idempotency key."""
     if create:
+        stored = revised(None, event, now)
         try:
-            store.put_event(event, expected=None, first_answer=first_answer)
+            store.put_event(stored, expected=None, first_answer=first_answer)
         except Conflict:
             raise Conflict(
                 f"an event with id {event.id!r} exists; replace it with PUT /events/{event.id} "
                 "or `events add --replace`"
             ) from None
-        return _replan(store, source, policy, now) if event.major else []
-    old = retry_on_conflict(lambda: _replace(store, event, if_match), f"event {event.id}")
-    return _replan(store, source, policy, now) if event.major or old.major else []
+        return Saved(stored, _replan(store, source, policy, now) if event.major else [])
+    old, stored = retry_on_conflict(
+        lambda: _replace(store, event, if_match, now), f"event {event.id}"
+    )
+    changes = _replan(store, source, policy, now) if event.major or old.major else []
+    return Saved(stored, changes)
 
 
-def _replace(store: Store, event: Event, if_match: str | None) -> Event:
+class Saved(NamedTuple):
+    event: Event  # as stored, with its revision
+    changes: list[Change]  # what the re-plan changed
+
+
+def _replace(
+    store: Store, event: Event, if_match: str | None, now: dt.datetime
+) -> tuple[Event, Event]:
     old = _as_read(store, event.id, if_match)
+    stored = revised(old, event, now)
     try:
-        store.put_event(event, expected=old)
+        store.put_event(stored, expected=old)
     except Conflict:
         if if_match is not None:
             raise PreconditionFailed(f"event {event.id!r} changed since it was read") from None
         raise  # changed meanwhile: read it again
-    return old
+    return old, stored
 
 
 def _as_read(store: Store, event_id: str, if_match: str | None) -> Event:
@@ -127,7 +140,7 @@ def import_events(
     for event in events:
         old = store.get_event(event.id)
         touches_major |= event.major or bool(old and old.major)
-        store.put_event(event)
+        store.put_event(revised(old, event, now))
     return _replan(store, source, policy, now) if touches_major else []
 
 

@@ -9,7 +9,7 @@ from chalice import Response
 
 from chalicelib.config.bootstrap import Runtime
 from chalicelib.domain.errors import Conflict, InputError
-from chalicelib.domain.events import Event, etag, event_id_for
+from chalicelib.domain.events import Event, etag, event_id_for, revised
 from chalicelib.entry import clock
 from chalicelib.entry.api.http import (
     Routes,
@@ -54,18 +54,20 @@ def create_event(rt: Runtime) -> Response:
     answer = calendar.replay(rt.store, key, request_hash) if key else None
     if answer is not None:
         return _answer(answer)
-    created = json.dumps(event.model_dump(mode="json"))
+    now = clock.utc_now()
+    stored = revised(None, event, now)  # what save_event stores: the answer to keep for the key
+    created = json.dumps(stored.model_dump(mode="json"))
     first = Answer(key, request_hash, 201, created) if key else None
     try:
         calendar.save_event(
-            rt.store, rt.source, rt.policy, event, clock.utc_now(), create=True, first_answer=first
+            rt.store, rt.source, rt.policy, event, now, create=True, first_answer=first
         )
     except Conflict:
         answer = calendar.replay(rt.store, key, request_hash) if key else None
         if answer is None:
             raise
         return _answer(answer)  # the same request, sent twice at once: it won the other time
-    return Response(created, status_code=201, headers={**JSON_TYPE, "ETag": etag(event)})
+    return Response(created, status_code=201, headers={**JSON_TYPE, "ETag": etag(stored)})
 
 
 def _idempotency_key() -> str | None:
@@ -101,11 +103,11 @@ def replace_event(rt: Runtime, event_id: str) -> Response:
     """Only an existing event; with If-Match, only the version the caller read."""
     body = parse_model(EventBody, parse_json(routes.body()))
     event = event_from_body(body, event_id)
-    calendar.save_event(
+    stored, _ = calendar.save_event(
         rt.store, rt.source, rt.policy, event, clock.utc_now(), create=False, if_match=_if_match()
     )
-    body_json = json.dumps(event.model_dump(mode="json"))
-    return Response(body_json, status_code=200, headers={**JSON_TYPE, "ETag": etag(event)})
+    body_json = json.dumps(stored.model_dump(mode="json"))
+    return Response(body_json, status_code=200, headers={**JSON_TYPE, "ETag": etag(stored)})
 
 
 @routes.route(
