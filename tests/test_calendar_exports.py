@@ -15,7 +15,7 @@ import recurring_ical_events
 from chalicelib.adapters import ical
 from chalicelib.domain.assurance import AssuranceRequest, Status
 from chalicelib.domain.errors import InputError
-from chalicelib.domain.events import EVENT_ID, Event
+from chalicelib.domain.events import EVENT_ID, Event, revised
 
 FIXTURES = Path(__file__).parent / "fixtures" / "calendars"
 GOOGLE = FIXTURES / "google-export.ics"
@@ -102,7 +102,7 @@ def test_gzip_and_takeout_zip_read_like_the_plain_files(tmp_path):
     archive = tmp_path / "takeout.zip"
     with zipfile.ZipFile(archive, "w") as z:
         z.write(GOOGLE, "Takeout/Calendar/直播活动.ics")
-        z.write(OUTLOOK, "Takeout/Calendar/work.ics")
+        z.write(OUTLOOK, "Takeout/Calendar/office.ics")
         z.writestr("Takeout/archive_browser.html", "<html></html>")
     plain = read(GOOGLE, default_major=False, **WINDOW)
 
@@ -170,21 +170,20 @@ def test_the_export_parses_with_icalendar_and_recurring_ical_events():
 
 
 def test_a_changed_events_sequence_grows():
-    event = marked()[0]
-    first = ical.revise(None, True, NOW)
-    moved = event.model_copy(update={"start": event.start + dt.timedelta(hours=1),
-                                     "end": event.end + dt.timedelta(hours=1)})  # fmt: skip
+    first = revised(None, marked()[0], NOW)
+    moved = first.model_copy(update={"start": first.start + dt.timedelta(hours=1),
+                                     "end": first.end + dt.timedelta(hours=1)})  # fmt: skip
     later = NOW + dt.timedelta(hours=2)
-    second = ical.revise(first, moved != event, later)
-    assert ical.revise(second, False, later + dt.timedelta(hours=1)) == second
+    second = revised(first, moved, later)
+    assert revised(second, second, later + dt.timedelta(hours=1)) == second
 
-    def entry(e: Event, revision: ical.Revision) -> icalendar.Event:
-        data = ical.write_calendar([e], zone=SHANGHAI, now=later, revisions={e.id: revision})
+    def entry(e: Event) -> icalendar.Event:
+        data = ical.write_calendar([e], zone=SHANGHAI, now=later)
         calendar = icalendar.Calendar.from_ical(data)
         assert isinstance(calendar, icalendar.Calendar)
         return calendar.events[0]
 
-    before, after = entry(event, first), entry(moved, second)
+    before, after = entry(first), entry(second)
     assert after["SEQUENCE"] > before["SEQUENCE"]
     assert after["LAST-MODIFIED"].dt > before["LAST-MODIFIED"].dt
 
