@@ -610,18 +610,12 @@ def _safe_id(raw: str, suffix: str = "") -> str:
 
 @dataclass(frozen=True)
 class Revision:
-    """The stored version of an event or request: ``sequence`` grows by one with each change of
-    its content, ``modified`` is when that change was stored (``revise`` makes the next)."""
+    """The version of an entry: ``sequence`` grows by one with each change of its content,
+    ``modified`` is when that change was stored (events: chalicelib.domain.events.revised;
+    deadlines: the tracked request's version)."""
 
     sequence: int
     modified: dt.datetime
-
-
-def revise(old: Revision | None, changed: bool, now: dt.datetime) -> Revision:
-    """The revision to store with a write: new at 0, one more when the content changed."""
-    if old is None:
-        return Revision(0, now)
-    return Revision(old.sequence + 1, now) if changed else old
 
 
 DEFAULT_REMINDER_WORKING_DAYS = (3, 1, 0)  # 0: the deadline's own morning
