@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from chalice import Response
@@ -23,6 +23,9 @@ from chalicelib.entry import clock
 from chalicelib.entry.api.http import ApiError, Routes, check_size
 from chalicelib.entry.api.models import SlackInteraction
 from chalicelib.entry.jobs import submit
+
+if TYPE_CHECKING:  # slack_sdk loads on the first Slack request, not at start-up
+    from chalicelib.adapters.slack.notifier import SlackNotifier
 
 routes = Routes("slack")
 log = logging.getLogger(__name__)
@@ -64,7 +67,7 @@ def verify_signature(settings: Settings, raw: bytes, headers: Any) -> None:
         raise ApiError(401, "unauthorized", "the Slack signature is missing, wrong or stale")
 
 
-def _slack(rt: Runtime) -> Any:
+def _slack(rt: Runtime) -> SlackNotifier:
     from chalicelib.adapters.slack.notifier import SlackNotifier
 
     if not isinstance(rt.notifier, SlackNotifier):
@@ -83,7 +86,7 @@ def _payload(raw: bytes) -> dict[str, Any]:
     return payload
 
 
-def _button(rt: Runtime, slack: Any, payload: dict[str, Any]) -> Response:
+def _button(rt: Runtime, slack: SlackNotifier, payload: dict[str, Any]) -> Response:
     from chalicelib.adapters.slack.messages import APPROVE_ACTION, REJECT_ACTION, refusal_text
 
     user, channel = _user(payload), (payload.get("channel") or {}).get("id", "")
@@ -105,7 +108,7 @@ def _button(rt: Runtime, slack: Any, payload: dict[str, Any]) -> Response:
     return Response("", status_code=200)
 
 
-def _reason_given(rt: Runtime, slack: Any, payload: dict[str, Any]) -> Response:
+def _reason_given(rt: Runtime, slack: SlackNotifier, payload: dict[str, Any]) -> Response:
     from chalicelib.adapters.slack.messages import (
         REASON_ACTION,
         REASON_BLOCK,
@@ -131,7 +134,7 @@ def _reason_given(rt: Runtime, slack: Any, payload: dict[str, Any]) -> Response:
     return Response("", status_code=200)
 
 
-def is_approver(settings: Settings, slack: Any, user: str) -> bool:
+def is_approver(settings: Settings, slack: SlackNotifier, user: str) -> bool:
     """On the static list, or in the approvers' user group when one is configured."""
     if user and user in settings.approvers:
         return True
