@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Iterator
-from types import SimpleNamespace
 from unittest import mock
 
 from holidays.countries.china import China
@@ -25,7 +24,7 @@ class UnpublishedChina(China):
 
 
 def _estimate_before_publication(year: int, windows: dict[str, tuple[int, int]]) -> YearTable:
-    with mock.patch.object(workdays, "holidays", SimpleNamespace(China=UnpublishedChina)):
+    with mock.patch.object(workdays, "_china", return_value=UnpublishedChina):
         return estimated_year(year, windows)
 
 
