@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     SecretStr,
@@ -22,12 +21,13 @@ from pydantic import (
 )
 
 from chalicelib.domain.errors import InputError
+from chalicelib.domain.model import Model
 from chalicelib.domain.policy import describe_validation_error
 
 ENV_PREFIX = "BURST_ASSURANCE_"
 
 
-class Settings(BaseModel):
+class Settings(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     store: Literal["sqlite", "dynamodb"] = "sqlite"

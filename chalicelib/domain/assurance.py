@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, ConfigDict
 
+from chalicelib.domain.model import Model
 from chalicelib.domain.policy import Policy
 from chalicelib.domain.vocabulary import Rule, WarningCode
 
@@ -23,14 +24,14 @@ class Status(StrEnum):
     OVERDUE = "overdue"
 
 
-class EventRef(BaseModel):
+class EventRef(Model):
     model_config = ConfigDict(frozen=True)
     id: str
     name: str
     major: bool
 
 
-class AssuranceRequest(BaseModel):
+class AssuranceRequest(Model):
     """One service-assurance ticket the customer must file, for one burst."""
 
     model_config = ConfigDict(frozen=True)
@@ -53,13 +54,13 @@ class AssuranceRequest(BaseModel):
     estimated_calendar: bool
 
 
-class PlanWarning(BaseModel):
+class PlanWarning(Model):
     model_config = ConfigDict(frozen=True)
     code: WarningCode
     message: str
 
 
-class Plan(BaseModel):
+class Plan(Model):
     now: AwareDatetime
     requests: list[AssuranceRequest]
     warnings: list[PlanWarning]

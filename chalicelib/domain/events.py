@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from pydantic import (
     AwareDatetime,
-    BaseModel,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -19,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from chalicelib.domain.model import Model
 from chalicelib.domain.vocabulary import BILLING_AREAS, CONCURRENCY_SCOPES, VAS_TOTAL
 
 EVENT_SCOPES = frozenset((*BILLING_AREAS, *CONCURRENCY_SCOPES))
@@ -32,7 +32,7 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 LINE_BREAKS_AND_TABS = re.compile(r"[\t\n\r]")
 
 
-class Event(BaseModel):
+class Event(Model):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     id: Annotated[str, Field(pattern=EVENT_ID.pattern)]

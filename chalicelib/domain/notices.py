@@ -7,12 +7,13 @@ Delivery is at least once; a notice is removed from the outbox only after it was
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from chalicelib.domain.model import Model
 from chalicelib.domain.tracking import AuditEntry, TrackedRequest
 
 
-class Notice(BaseModel):
+class Notice(Model):
     model_config = ConfigDict(frozen=True)
 
     request: TrackedRequest  # the request as the change left it

@@ -12,8 +12,9 @@ from enum import StrEnum
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from chalicelib.domain.model import Model
 from chalicelib.domain.vocabulary import BillingArea
 
 Positive = Annotated[float, Field(gt=0)]
@@ -28,7 +29,7 @@ class BillingMode(StrEnum):
     TRAFFIC = "traffic"
 
 
-class _Section(BaseModel):
+class _Section(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

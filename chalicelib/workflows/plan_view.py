@@ -16,10 +16,11 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, ConfigDict
 
 from chalicelib.domain.assurance import AssuranceRequest, Plan
 from chalicelib.domain.events import Event, plannable, with_galas
+from chalicelib.domain.model import Model
 from chalicelib.domain.policy import Policy
 from chalicelib.domain.tracking import TrackedRequest
 from chalicelib.domain.vocabulary import BILLING_AREAS, CONCURRENCY_SCOPES, VAS_KINDS, VAS_TOTAL
@@ -40,14 +41,14 @@ RULE_WORDS = {
 }
 
 
-class Span(BaseModel):
+class Span(Model):
     model_config = ConfigDict(frozen=True)
     start: int
     end: int
     value: float
 
 
-class Level(BaseModel):
+class Level(Model):
     """A threshold or baseline of one rule, over the span each of its requests is judged on."""
 
     model_config = ConfigDict(frozen=True)
@@ -57,7 +58,7 @@ class Level(BaseModel):
     spans: list[Span]
 
 
-class Burst(BaseModel):
+class Burst(Model):
     """One request drawn on its scope's chart; ``number`` is its row in the table."""
 
     model_config = ConfigDict(frozen=True)
@@ -70,7 +71,7 @@ class Burst(BaseModel):
     caption: str
 
 
-class Band(BaseModel):
+class Band(Model):
     model_config = ConfigDict(frozen=True)
     name: str
     start: int
@@ -78,7 +79,7 @@ class Band(BaseModel):
     caption: str
 
 
-class Chart(BaseModel):
+class Chart(Model):
     model_config = ConfigDict(frozen=True)
     scope: str
     metric: str
@@ -94,7 +95,7 @@ class Chart(BaseModel):
     events: list[Band]
 
 
-class Row(BaseModel):
+class Row(Model):
     model_config = ConfigDict(frozen=True)
     number: int
     id: str
@@ -112,7 +113,7 @@ class Row(BaseModel):
     event: str
 
 
-class PlanView(BaseModel):
+class PlanView(Model):
     model_config = ConfigDict(frozen=True)
     now: AwareDatetime
     now_text: str

@@ -4,9 +4,10 @@ deletion of stored traffic by scope and time range, logged."""
 from __future__ import annotations
 
 from chalice import Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from chalicelib.config.bootstrap import Runtime
+from chalicelib.domain.model import Model
 from chalicelib.domain.vocabulary import Metric
 from chalicelib.entry import clock
 from chalicelib.entry.api.http import (
@@ -24,7 +25,7 @@ from chalicelib.workflows.ingestion import delete_traffic, ingest_traffic
 routes = Routes("forecasts")
 
 
-class TrafficDeletionQuery(BaseModel):
+class TrafficDeletionQuery(Model):
     """Which stored points to delete: a series (metric and scope), every series of a metric
     (metric only) or all traffic (neither), from ``from`` up to ``to`` (excluded)."""
 
@@ -37,7 +38,7 @@ class TrafficDeletionQuery(BaseModel):
     by: str = Field(min_length=1, max_length=100, description="who deletes (name or user id)")
 
 
-class TrafficDeletionRecord(BaseModel):
+class TrafficDeletionRecord(Model):
     """What was deleted, by whom and when, and how many points went (the log's entry)."""
 
     metric: Metric | None

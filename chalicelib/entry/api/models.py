@@ -11,7 +11,6 @@ from typing import Annotated
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -21,6 +20,7 @@ from pydantic import (
 
 from chalicelib.domain.assurance import Status
 from chalicelib.domain.events import EVENT_YEARS
+from chalicelib.domain.model import Model
 from chalicelib.domain.tracking import AuditEntry, Presence, TrackedRequest
 from chalicelib.domain.vocabulary import Metric, Rule
 
@@ -53,7 +53,7 @@ Moment = Annotated[AwareDatetime, BeforeValidator(_iso_with_offset)]
 QueryBool = Annotated[bool, BeforeValidator(_true_or_false)]
 
 
-class _Strict(BaseModel):
+class _Strict(Model):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -73,6 +73,20 @@ class EventQuery(_Strict):
     from_: Moment | None = Field(default=None, alias="from")
     to: Moment | None = None
     major: QueryBool | None = None
+
+
+class ImportQuery(_Strict):
+    major: QueryBool | None = Field(
+        default=None,
+        description="the mark of events the calendar marks neither major nor minor; without "
+        "it, a calendar with such events is refused",
+    )
+
+
+class ImportResult(Model):
+    imported: int = Field(description="events created or updated")
+    ids: list[str]
+    replanned: int = Field(description="requests the re-plan changed (0 if no major event)")
 
 
 class RequestQuery(_Strict):
@@ -99,7 +113,7 @@ class PlanQuery(_Strict):
     now: Annotated[Moment, AfterValidator(_in_event_years)] | None = None
 
 
-class CalendarQuery(BaseModel):
+class CalendarQuery(Model):
     """Calendar apps and link trackers add parameters of their own (utm_source...): ignored."""
 
     model_config = ConfigDict(extra="ignore")
@@ -116,23 +130,23 @@ class TrafficPoint(_Strict):
     value: Annotated[float, Strict()] = Field(ge=0)
 
 
-class IngestResult(BaseModel):
+class IngestResult(Model):
     series: int
     points: int
 
 
-class RequestDetail(BaseModel):
+class RequestDetail(Model):
     request: TrackedRequest
     audit: list[AuditEntry]
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(Model):
     code: str
     message: str
     field: str | None
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     error: ErrorDetail
 
 
@@ -150,7 +164,7 @@ class ManualFilingBody(_Strict):
     ticket: str = Field(min_length=1, max_length=100, description="the case number")
 
 
-class SlackInteraction(BaseModel):
+class SlackInteraction(Model):
     """What Slack posts to /slack/interactions, form-encoded and signed."""
 
     payload: str  # JSON: a block_actions click or a view_submission
