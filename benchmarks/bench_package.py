@@ -1,10 +1,11 @@
 """How big is what Lambda gets? Packages the app as for CloudFormation and reports the sizes.
 
 Runs infra/package.py (``chalice package`` with the merge template) into a directory, then
-prints the size of deployment.zip (target: under 15 MB) and of the dependency layer when
-``automatic_layer`` is on, and the largest contributors, zipped and unzipped.
+prints the size of deployment.zip (target: under 15 MiB) and of the dependency layer when
+``automatic_layer`` is on, their sum (target: at most 30 MB, 30,000,000 bytes), and the largest
+contributors, zipped and unzipped. ``--check`` exits 1 when a target is missed.
 
-    python benchmarks/bench_package.py [--stage dev] [--out build/package-dev] [--top 12]
+    python benchmarks/bench_package.py [--stage dev] [--out build/package-dev] [--top 12] [--check]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_BYTES = 15 * 1024 * 1024
+TOTAL_TARGET_BYTES = 30 * 1000 * 1000
 MB = 1024 * 1024
 SITE_PACKAGES = re.compile(r"^python/lib/python[0-9.]+/site-packages/")
 
@@ -77,6 +79,7 @@ def main() -> None:
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--out", type=Path, help="default: build/package-<stage>")
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
     out = (args.out or ROOT / "build" / f"package-{args.stage}").resolve()
 
@@ -102,14 +105,23 @@ def main() -> None:
             f"{archive.name:24s} {size / MB:7.2f} MB zipped "
             f"{sum(unzipped.values()) / MB:7.2f} MB unzipped{verdict}"
         )
+    met = (
+        total_bytes <= TOTAL_TARGET_BYTES and (out / "deployment.zip").stat().st_size < TARGET_BYTES
+    )
     print(
         f"{'function + layers':24s} {total_bytes / MB:7.2f} MB zipped "
         f"{sum(total_unzipped.values()) / MB:7.2f} MB unzipped (Lambda limit: 250 MB unzipped)"
+    )
+    print(
+        f"{'':24s} {total_bytes / 1e6:7.2f} decimal MB zipped (target <= 30 MB: "
+        + ("met)" if total_bytes <= TOTAL_TARGET_BYTES else "MISSED)")
     )
     print(f"\nlargest contributors (of function + layers), MB:\n{'':28s}zipped  unzipped")
     for name, size in total_zipped.most_common(args.top):
         print(f"  {name:26s} {size / MB:6.2f}  {total_unzipped[name] / MB:8.2f}")
     print(f"\npackage in {out}")
+    if args.check and not met:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,19 @@
 
 2. Bytecode. Chalice ships sources only, and Lambda's code directories are read-only, so every
    cold start compiled every module it imported: a cold import took about 0.7 s, against about
-   0.22 s with the .pyc files (benchmarks/bench_cold_start.py --package). Each zip gets
+   0.22 s with the .pyc files (benchmarks/bench_cold_start.py --package). The zips get
    ``__pycache__/*.pyc``, compiled by this interpreter (the one Chalice takes the Lambda runtime
    from) in unchecked-hash mode: valid whatever the files' timestamps, and the package never
-   changes once built.
+   changes once built. Our code gets bytecode for every module; the layer only for the modules
+   the app imports (a probe imports app.py and every chalicelib module from the unpacked
+   package): the other countries of holidays, NumPy's unused corners and the rest would
+   double their size in the zip for nothing, and compile on first use if ever imported.
+
+3. Weight the app never loads, dropped from the layer (see UNUSED): test suites and type stubs
+   shipped inside packages, NumPy's C headers and extension-building tools, and pymongo with
+   dnspython, which huaweicloudsdkcore requires for the one module it imports from that
+   distribution, ``bson``. The probe above fails the build if the app imports
+   anything missing from the package that the Lambda runtime does not provide.
 
 Usage, with the arguments of ``chalice package`` (OUT is a directory; --single-file skips 2)::
 
@@ -25,10 +34,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import py_compile
+import re
+import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +53,32 @@ from chalice.utils import to_cfn_resource_name
 BUCKET_RESOURCE = "ForecastBucket"
 # `chalice package` options that take a value; everything else is a flag or the OUT argument.
 VALUED_OPTIONS = {"--stage", "--merge-template", "--pkg-format", "--template-format", "--profile"}
+LAYER = "layer-deployment.zip"
+SITE_PACKAGES = re.compile(r"^python/lib/python[0-9.]+/site-packages/")
+# What the layer carries that the app never loads: pymongo comes with huaweicloudsdkcore only for
+# its bson package (kept), and brings dnspython; test suites; type stubs; NumPy's C headers and
+# its tools for building extensions (distutils, f2py).
+UNUSED = re.compile(
+    r"^(pymongo|gridfs|dns)/|^(pymongo|dnspython)-[^/]*\.dist-info/"
+    r"|^numpy/(distutils|f2py|_core/include)/"
+    r"|/tests/|\.pyi$"
+)
+# What the python3.11 Lambda runtime provides besides the standard library: the probe may find
+# these outside the package.
+RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"}
+
+PROBE = """\
+import importlib, json, pkgutil, sys
+started = set(sys.modules)  # the interpreter's own start-up (site, .pth hooks)
+sys.path[:0] = {paths!r}
+import app, chalicelib
+for module in pkgutil.walk_packages(chalicelib.__path__, "chalicelib."):
+    importlib.import_module(module.name)
+from chalicelib.domain.workdays import official_year, spring_festival_eve
+official_year(2026), spring_festival_eve(2027)
+files = {{getattr(m, "__file__", None) for n, m in list(sys.modules.items()) if n not in started}}
+print(json.dumps(sorted(f for f in files if f)))
+"""
 
 
 def _s3_event_on_stack_bucket(
@@ -100,11 +139,60 @@ def add_bytecode(out: Path) -> None:
     if runtimes != {ours}:
         print(f"not adding bytecode: the functions run {runtimes}, this is {ours}")
         return
-    for archive in sorted(out.glob("*.zip")):
-        _add_bytecode_to(archive)
+    layer = out / LAYER
+    if layer.exists():
+        _rewrite(layer, keep=lambda name: not UNUSED.search(SITE_PACKAGES.sub("", name)))
+        imported = imported_files(out)
+        _add_bytecode_to(layer, wanted=imported.__contains__)
+    _add_bytecode_to(out / "deployment.zip", wanted=lambda name: "/tests/" not in name)
 
 
-def _add_bytecode_to(archive: Path) -> None:
+def imported_files(out: Path) -> set[str]:
+    """The zip paths of the modules the app imports, found by importing it from the unpacked
+    package; stops the build if it imports something the package lacks."""
+    with tempfile.TemporaryDirectory() as scratch:
+        for archive in out.glob("*.zip"):
+            with zipfile.ZipFile(archive) as zipped:
+                zipped.extractall(scratch)
+        paths = [scratch, *map(str, Path(scratch).glob("python/lib/python*/site-packages"))]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BURST_ASSURANCE_")}
+        done = subprocess.run(  # noqa: S603 (our own interpreter and script)
+            [sys.executable, "-B", "-c", PROBE.format(paths=paths)],
+            cwd=scratch, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            sys.exit(f"the packaged app does not import:\n{done.stderr[-3000:]}")
+        files = [Path(f) for f in json.loads(done.stdout)]
+        inside = {f.relative_to(scratch).as_posix() for f in files if f.is_relative_to(scratch)}
+        _refuse_outside_imports([f for f in files if not f.is_relative_to(scratch)])
+    return inside
+
+
+def _refuse_outside_imports(files: list[Path]) -> None:
+    """Modules the probe found in this machine's site-packages, not in the package: on Lambda
+    they would be missing (unless the runtime provides them)."""
+    missing = {
+        f.relative_to(site).parts[0]
+        for f in files
+        for site in map(Path, sys.path)
+        if site.name == "site-packages" and f.is_relative_to(site)
+    }
+    missing = {name for name in missing if name.removesuffix(".py") not in RUNTIME_PROVIDED}
+    if missing:
+        sys.exit(f"the app imports what the package lacks: {', '.join(sorted(missing))}")
+
+
+def _rewrite(archive: Path, keep: Callable[[str], bool]) -> None:
+    """``archive`` without the entries ``keep`` refuses."""
+    rebuilt = archive.with_suffix(".zip.new")
+    with zipfile.ZipFile(archive) as old, zipfile.ZipFile(rebuilt, "w") as new:
+        for info in old.infolist():
+            if keep(info.filename):
+                new.writestr(info, old.read(info))
+    rebuilt.replace(archive)
+
+
+def _add_bytecode_to(archive: Path, wanted: Callable[[str], bool]) -> None:
     rebuilt = archive.with_suffix(".zip.new")
     with (
         tempfile.TemporaryDirectory() as scratch,
@@ -115,8 +203,8 @@ def _add_bytecode_to(archive: Path) -> None:
         for info in old.infolist():
             new.writestr(info, old.read(info))
         for info in old.infolist():
-            if not info.filename.endswith(".py") or "/tests/" in info.filename:
-                continue  # test suites shipped inside packages are never imported
+            if not info.filename.endswith(".py") or not wanted(info.filename):
+                continue
             target = importlib.util.cache_from_source(info.filename)
             if target in names:
                 continue

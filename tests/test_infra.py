@@ -29,6 +29,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = "dev"
+MAX_PACKAGE_BYTES = 30 * 1000 * 1000  # function zip plus layer (issue 12)
+SITE = re.compile(r"^python/lib/python[0-9.]+/site-packages/")
 MAX_DEPLOYMENT_ZIP_BYTES = 15 * 1024 * 1024  # the project's target for deployment.zip
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024  # function plus layers, unzipped (a Lambda quota)
 
@@ -258,6 +260,30 @@ def test_deployment_zip_is_under_target_and_lambda_limits(packaged: Packaged) ->
         with zipfile.ZipFile(archive) as zipped:
             unzipped += sum(info.file_size for info in zipped.infolist())
     assert unzipped < LAMBDA_UNZIPPED_LIMIT
+
+
+def test_package_is_within_its_budget_and_drops_only_what_nothing_imports(
+    packaged: Packaged,
+) -> None:
+    zipped = sum(archive.stat().st_size for archive in packaged.out.glob("*.zip"))
+    assert zipped <= MAX_PACKAGE_BYTES, f"{zipped / 1e6:.1f} MB"
+    with zipfile.ZipFile(packaged.out / "layer-deployment.zip") as layer:
+        tops = {SITE.sub("", name).split("/")[0] for name in layer.namelist()}
+        names = layer.namelist()
+    assert {"pymongo", "dns", "gridfs"}.isdisjoint(tops)
+    assert {"bson", "numpy", "holidays", "huaweicloudsdkcore"} <= tops  # bson: the SDK's
+    assert not [n for n in names if "/tests/" in n or n.endswith(".pyi")]
+    # Bytecode for what the app imports (NumPy's core, the China calendar), not for the rest.
+    compiled = {n for n in names if n.endswith(".pyc")}
+    assert any("numpy/_core/__pycache__/multiarray." in n for n in compiled)
+    assert any("holidays/countries/__pycache__/china." in n for n in compiled)
+    assert not any("holidays/countries/__pycache__/france." in n for n in compiled)
+
+
+def test_every_function_skips_the_pydantic_plugin_scan(packaged: Packaged) -> None:
+    # Looking for plugins reads every installed distribution's metadata on the first model.
+    for function in packaged.functions.values():
+        assert effective_env(packaged, function)["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
 
 
 def test_package_carries_bytecode_for_the_lambda_runtime(packaged: Packaged) -> None:
