@@ -1,13 +1,14 @@
-"""Cold-start import cost: our app.py against a bare Chalice app that imports boto3.
+"""Cold starts of each Lambda handler, against a bare Chalice app that imports boto3.
 
-Each sample is a fresh interpreter that times ``import app`` with time.perf_counter (interpreter
-start-up itself is not counted); the best of N samples is reported for each, measured
-interleaved in the same run so both see the same machine. Target: ours / bare < 1.5.
+A Lambda cold start pays for importing app.py and then for the first invocation, which imports
+whatever its handler loads lazily (the planner, NumPy, holidays' China module, the store). Each
+sample here is a fresh interpreter that times both with time.perf_counter (interpreter start-up
+itself is not counted), on the embedded store (SQLite) seeded with the bundled example traffic
+and events, so the planning cycle really plans. The bare app is timed the same way: import, then
+its one route. Samples of all handlers are interleaved, so all see the same machine, and the best
+of N is kept. Target: the API handler (GET /events) within 1.5x the bare app.
 
-Also reported: the modules a first planning cycle goes on to import (what the first invocation
-pays on top of the import), and the slowest imports from ``python -X importtime``.
-
-    python benchmarks/bench_cold_start.py [-n 15] [--package build/package-dev]
+    python benchmarks/bench_cold_start.py [-n 15] [--package build/package-dev] [--check]
 
 With --package (a directory written by bench_package.py), the app is imported from the unpacked
 deployment.zip and layer as on Lambda, where the code directories are read-only: Python uses the
@@ -27,6 +28,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+TARGET = 1.5
 
 BARE_APP = """\
 import boto3
@@ -40,10 +42,51 @@ def index():
     return {"client": boto3.__name__}
 """
 
-# The modules a planning cycle imports after app.py (see chalicelib.entry.schedules).
-FIRST_CYCLE = (
-    "chalicelib.workflows.planning, chalicelib.config.bootstrap, chalicelib.adapters.store.dynamodb"
-)
+
+def api_event(path: str) -> dict[str, object]:
+    """An API Gateway proxy event for GET ``path``, as Lambda hands it to Chalice."""
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": "GET",
+        "headers": {"Authorization": "Bearer bench-token", "Accept": "application/json"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "body": None,
+        "isBase64Encoded": False,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": "GET",
+            "stage": "api",
+            "apiId": "bench",
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+    }
+
+
+SCHEDULED = {
+    "version": "0",
+    "id": "bench",
+    "account": "123456789012",
+    "region": "us-east-1",
+    "time": "2026-11-30T01:30:00Z",
+    "resources": [],
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "detail": {},
+}
+
+# What each handler's first invocation runs after `import app`, and what it must answer.
+HANDLERS = {
+    "api GET /events": (f"app.app({api_event('/events')!r}, None)", "'statusCode': 200"),
+    "planning_cycle": (f"app.planning_cycle({SCHEDULED!r}, None)", "'requests'"),
+    "deadline_watch": (f"app.deadline_watch({SCHEDULED!r}, None)", "'reminded'"),
+    "case_follow_up": (f"app.case_follow_up({SCHEDULED!r}, None)", "'filed'"),
+}
+BARE = ("bare Chalice + boto3", f"app.app({api_event('/')!r}, None)", "'statusCode': 200")
 
 TIMER = """\
 import sys, time
@@ -51,21 +94,50 @@ sys.path[:0] = {paths!r}
 start = time.perf_counter()
 import app
 imported = time.perf_counter()
-{extra}
-print(imported - start, time.perf_counter() - start)
+answer = {call}
+done = time.perf_counter()
+assert {expect!r} in repr(answer), answer
+print("cold-start", imported - start, done - start)
 """
 
 
-def sample(paths: list[str], cwd: Path, extra: str = "", bytecode: bool = True) -> list[float]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BURST_ASSURANCE_", "PYTHON"))}
-    command = [sys.executable]
-    if not bytecode:
-        command.append("-B")  # read the package's .pyc files but write none, as on Lambda
-    code = TIMER.format(paths=paths, extra=extra)
+def sample(
+    paths: list[str], cwd: Path, call: str, expect: str, env: dict[str, str], bytecode: bool
+) -> tuple[float, float]:
+    """(import, import + first invocation) in seconds, in a fresh interpreter."""
+    command = [sys.executable] if bytecode else [sys.executable, "-B"]
+    code = TIMER.format(paths=paths, call=call, expect=expect)
     done = subprocess.run(
-        [*command, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, check=True
+        [*command, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, check=False
     )
-    return [float(x) for x in done.stdout.split()]
+    if done.returncode != 0:
+        sys.exit(f"cold start sample failed ({call[:40]}...):\n{done.stderr[-3000:]}")
+    # The console notifier prints too: the timings are on the last line.
+    _, imported, total = done.stdout.splitlines()[-1].split()
+    return float(imported), float(total)
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("BURST_ASSURANCE_", "PYTHON"))}
+
+
+def seeded_env(data_dir: Path) -> dict[str, str]:
+    """The embedded default (SQLite) reading the bundled example traffic, with the example
+    events stored, so the planning cycle finds bursts to plan."""
+    env = clean_env() | {
+        "BURST_ASSURANCE_DATA_DIR": str(data_dir),
+        "BURST_ASSURANCE_API_TOKEN": "bench-token",
+        "BURST_ASSURANCE_TRAFFIC": str(ROOT / "examples" / "traffic" / "*.csv.gz"),
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    events = str(ROOT / "examples" / "events.ics")
+    done = subprocess.run(
+        [sys.executable, "-m", "chalicelib.entry.cli", "events", "import", events],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        sys.exit(f"storing the example events failed:\n{done.stdout}{done.stderr}")
+    return env
 
 
 def unpack(package: Path, into: Path) -> list[str]:
@@ -83,11 +155,7 @@ def slowest_imports(
     code = f"import sys; sys.path[:0] = {paths!r}; import app"
     flags = ["-X", "importtime"] if bytecode else ["-B", "-X", "importtime"]
     done = subprocess.run(
-        [sys.executable, *flags, "-c", code],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
+        [sys.executable, *flags, "-c", code], cwd=cwd, capture_output=True, text=True, check=True
     )
     rows = []
     for line in done.stderr.splitlines():
@@ -97,42 +165,57 @@ def slowest_imports(
     return sorted(rows, reverse=True)[:top]
 
 
+def measure(args: argparse.Namespace, tmp: Path) -> dict[str, tuple[float, float]]:
+    bare_dir = tmp / "bare"
+    bare_dir.mkdir()
+    (bare_dir / "app.py").write_text(BARE_APP)
+    if args.package:
+        paths, cwd, bytecode = unpack(args.package, tmp / "task"), tmp / "task", False
+    else:
+        paths, cwd, bytecode = [str(ROOT)], ROOT, True
+    env = seeded_env(tmp / "data")
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in [BARE[0], *HANDLERS]}
+    for _ in range(args.n):
+        runs[BARE[0]].append(sample([str(bare_dir)], bare_dir, *BARE[1:], clean_env(), True))
+        for name, (call, expect) in HANDLERS.items():
+            runs[name].append(sample(paths, cwd, call, expect, env, bytecode))
+    best = {name: (min(s[0] for s in ss), min(s[1] for s in ss)) for name, ss in runs.items()}
+    return best
+
+
+def report(best: dict[str, tuple[float, float]], n: int, where: str) -> bool:
+    bare = best[BARE[0]][1]
+    print(f"cold start, best of {n} fresh interpreters ({where}): import, then first invocation")
+    print(f"  {'handler':24} {'import':>9} {'+ first call':>13} {'x bare':>8}")
+    for name, (imported, total) in best.items():
+        ratio = total / bare
+        print(f"  {name:24} {imported * 1000:7.1f}ms {total * 1000:11.1f}ms {ratio:7.2f}x")
+    api = best["api GET /events"][1] / bare
+    met = api <= TARGET
+    verdict = "met" if met else "MISSED"
+    print(f"  API handler / bare app: {api:.2f}x (target <= {TARGET}x: {verdict})")
+    return met
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=15, help="samples per app (best is kept)")
+    parser.add_argument("-n", type=int, default=15, help="samples per handler (best is kept)")
     parser.add_argument("--package", type=Path, help="a bench_package.py output directory")
-    parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--top", type=int, default=10, help="slowest imports to list")
+    parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        bare_dir = Path(tmp) / "bare"
-        bare_dir.mkdir()
-        (bare_dir / "app.py").write_text(BARE_APP)
-        if args.package:
-            ours_paths, ours_cwd = unpack(args.package, Path(tmp) / "task"), Path(tmp) / "task"
-            bytecode = False
-        else:
-            ours_paths, ours_cwd, bytecode = [str(ROOT)], ROOT, True
-
-        ours: list[float] = []
-        first: list[float] = []
-        bare: list[float] = []
-        extra = f"import {FIRST_CYCLE}"
-        for _ in range(args.n):
-            imported, total = sample(ours_paths, ours_cwd, extra, bytecode)
-            ours.append(imported)
-            first.append(total)
-            bare.append(sample([str(bare_dir)], bare_dir)[0])
-
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(scratch)
+        best = measure(args, tmp)
         where = f"unpacked {args.package}" if args.package else "repository, .venv"
-        print(f"cold import, best of {args.n} fresh interpreters ({where}):")
-        print(f"  bare Chalice app + boto3   {min(bare) * 1000:7.1f} ms")
-        print(f"  app.py                     {min(ours) * 1000:7.1f} ms")
-        print(f"  ratio                      {min(ours) / min(bare):7.2f} x  (target < 1.5 x)")
-        print(f"  app.py + first cycle       {min(first) * 1000:7.1f} ms  ({FIRST_CYCLE})")
+        met = report(best, args.n, where)
+        paths = unpack(args.package, tmp / "task2") if args.package else [str(ROOT)]
         print(f"\nslowest imports under app (cumulative, one -X importtime run, {where}):")
-        for seconds, name in slowest_imports(ours_paths, ours_cwd, args.top, bytecode):
+        for seconds, name in slowest_imports(paths, ROOT, args.top, not args.package):
             print(f"  {seconds * 1000:7.1f} ms  {name}")
+    if args.check and not met:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
