@@ -18,6 +18,7 @@ from chalicelib.entry.api.openapi import ALL_ROUTES
 
 app = Chalice(app_name="burst-assurance")
 app.log.setLevel(logging.INFO)
+app.api.binary_types.append("application/gzip")  # calendar uploads (POST /events/import)
 for routes in ALL_ROUTES:
     app.register_blueprint(routes.blueprint)
 

@@ -63,6 +63,8 @@ X_KIND = "X-BURST-ASSURANCE-KIND"
 DEADLINE = "DEADLINE"
 MAJOR = "MAJOR"
 MAX_OCCURRENCES = 1000
+# How a caller marks a file's unmarked events major or minor: the command line's flags.
+CLI_MARKING = ("--major", "--minor")
 MAX_ID_LENGTH = 128
 MAX_NOTES_LENGTH = 2000
 TIMED_DEFAULT = dt.timedelta(hours=1)
@@ -119,17 +121,34 @@ def read_calendar_file(
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
 ) -> list[Event]:
-    """The events of an ``.ics`` file, an ``.ics.gz``, or a ``.zip`` holding ``.ics`` files
-    (Google Takeout: one per calendar), read as ``read_events`` reads one. An event found in
-    two calendars of a zip with the same content counts once; with different content it is
-    an error."""
-    source = str(path)
+    """The events of an ``.ics`` file, an ``.ics.gz``, or a ``.zip`` holding ``.ics`` files,
+    as ``read_calendar_bytes`` reads them."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise _input_error(source, f"cannot read: {exc.strerror}") from None
-    reader = _Reader(zone, default_major, _window(start, end))
-    name = path.name.lower()
+        raise _input_error(str(path), f"cannot read: {exc.strerror}") from None
+    return read_calendar_bytes(
+        raw, str(path), zone=zone, default_major=default_major, start=start, end=end
+    )
+
+
+def read_calendar_bytes(
+    raw: bytes,
+    source: str,
+    *,
+    zone: ZoneInfo,
+    default_major: bool | None = None,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    marking: tuple[str, str] = CLI_MARKING,
+) -> list[Event]:
+    """The events of iCalendar text, gzipped iCalendar, or a zip holding ``.ics`` files (Google
+    Takeout: one per calendar), told apart by their first bytes and ``source``'s name. Each
+    calendar is read as ``read_events`` reads one. An event found in two calendars of a zip
+    with the same content counts once; with different content it is an error. ``marking``: how
+    the caller marks unmarked events major or minor, for the error that asks for it."""
+    reader = _Reader(zone, default_major, _window(start, end), marking)
+    name = source.lower()
     if name.endswith(".zip") or raw.startswith(b"PK\x03\x04"):
         parts = _zip_members(raw, source)
     elif name.endswith(".gz") or raw.startswith(b"\x1f\x8b"):
@@ -309,6 +328,7 @@ class _Reader:
     zone: ZoneInfo
     default_major: bool | None
     window: tuple[dt.datetime, dt.datetime] | None = None
+    marking: tuple[str, str] = CLI_MARKING
     unmarked: list[str] = field(default_factory=list)  # names of events marked neither way
 
     def read(self, data: bytes | str, source: str) -> list[Event]:
@@ -329,8 +349,9 @@ class _Reader:
         shown = ", ".join(repr(n) for n in names[:3]) + (", ..." if len(names) > 3 else "")
         raise InputError(
             f"{source}: {len(self.unmarked)} of {total} event(s) are marked neither major nor "
-            f"minor ({shown}); pass --major to import them as major events (tickets one month "
-            "ahead) or --minor as ordinary ones (events marked with CATEGORIES:MAJOR or "
+            f"minor ({shown}); pass {self.marking[0]} to import them as major events (tickets "
+            f"one month ahead) or {self.marking[1]} as ordinary ones (events marked with "
+            "CATEGORIES:MAJOR or "
             f"{X_MAJOR}:TRUE|FALSE keep their marks)",
             field="major",
         )

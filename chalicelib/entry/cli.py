@@ -77,13 +77,6 @@ def load_events_file(
     return read_calendar_file(path, zone=zone, default_major=default_major, start=start, end=end)
 
 
-def planning_window(policy: Policy, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    """Where recurring events matter: a month back (bursts under way) to the accepted horizon."""
-    from chalicelib.domain.traffic import accepted_dates
-
-    return now - dt.timedelta(days=31), accepted_dates(policy, now).end
-
-
 def _marking(args: argparse.Namespace) -> bool | None:
     return True if args.major else False if args.minor else None
 
@@ -167,7 +160,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     )
     events = (
         load_events_file(
-            Path(args.events), policy.zone, _marking(args), planning_window(policy, now)
+            Path(args.events), policy.zone, _marking(args), calendar.recurrence_window(policy, now)
         )
         if args.events
         else []
@@ -260,7 +253,7 @@ def cmd_events_remove(args: argparse.Namespace) -> int:
 
 def cmd_events_import(args: argparse.Namespace) -> int:
     rt, now = _runtime(args), parse_now(args.now)
-    window = planning_window(rt.policy, now)
+    window = calendar.recurrence_window(rt.policy, now)
     events = load_events_file(Path(args.file), rt.policy.zone, _marking(args), window)
     changes = calendar.import_events(rt.store, rt.source, rt.policy, events, now)
     print(f"imported {len(events)} event(s) from {args.file}{_replanned(changes)}")

@@ -15,6 +15,14 @@ from chalicelib.workflows.ports import Answer, Store, TrafficSource
 from chalicelib.workflows.retry import retry_on_conflict
 
 
+def recurrence_window(policy: Policy, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """Where an imported recurring event's occurrences matter: a month back (bursts under way)
+    to the last date ingestion accepts."""
+    from chalicelib.domain.traffic import accepted_dates
+
+    return now - dt.timedelta(days=31), accepted_dates(policy, now).end
+
+
 def stored_events(store: Store) -> list[Event]:
     """The events people entered or imported, without the generated ones."""
     return store.list_events()

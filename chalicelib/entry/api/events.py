@@ -14,13 +14,20 @@ from chalicelib.entry import clock
 from chalicelib.entry.api.http import (
     Routes,
     check_feed_token,
+    check_size,
     event_from_body,
     json_response,
     parse_json,
     parse_model,
     parse_query,
 )
-from chalicelib.entry.api.models import CalendarQuery, EventBody, EventQuery
+from chalicelib.entry.api.models import (
+    CalendarQuery,
+    EventBody,
+    EventQuery,
+    ImportQuery,
+    ImportResult,
+)
 from chalicelib.workflows import events as calendar
 from chalicelib.workflows.ports import Answer
 from chalicelib.workflows.requests import open_requests
@@ -28,6 +35,9 @@ from chalicelib.workflows.requests import open_requests
 routes = Routes("events")
 EVENT_BODY = {"application/json": EventBody}
 JSON_TYPE: dict[str, str | list[str]] = {"Content-Type": "application/json"}
+# An exported calendar as it comes: plain, gzipped, or Google Takeout's zip of .ics files.
+CALENDAR_BODY = {"text/calendar": str, "application/gzip": str, "application/zip": str}
+MAX_CALENDAR_BYTES = 5 * 1024 * 1024
 
 
 @routes.route(
@@ -68,6 +78,34 @@ def create_event(rt: Runtime) -> Response:
             raise
         return _answer(answer)  # the same request, sent twice at once: it won the other time
     return Response(created, status_code=201, headers={**JSON_TYPE, "ETag": etag(stored)})
+
+
+@routes.route(
+    "/events/import", "POST", "Import events from an iCalendar file (.ics, .ics.gz, .zip)",
+    response=ImportResult, query=ImportQuery, body=CALENDAR_BODY, errors=(400, 413, 415),
+)  # fmt: skip
+def import_calendar(rt: Runtime) -> Response:
+    """Ids come from each event's UID, so importing the same file again updates, never
+    duplicates. Recurring events are expanded over the planning horizon."""
+    from chalicelib.adapters.ical import read_calendar_bytes
+
+    q = parse_query(ImportQuery, routes.query())
+    raw = check_size(routes.body(), MAX_CALENDAR_BYTES)
+    now = clock.utc_now()
+    start, end = calendar.recurrence_window(rt.policy, now)
+    events = read_calendar_bytes(
+        raw, _upload_name(), zone=rt.policy.zone, default_major=q.major, start=start, end=end,
+        marking=("?major=true", "?major=false"),
+    )  # fmt: skip
+    changes = calendar.import_events(rt.store, rt.source, rt.policy, events, now)
+    result = ImportResult(imported=len(events), ids=[e.id for e in events], replanned=len(changes))
+    return json_response(result.model_dump(mode="json"))
+
+
+def _upload_name() -> str:
+    """What errors call the upload; its type tells a zip or gzip apart when its bytes do not."""
+    suffix = {"application/zip": ".zip", "application/gzip": ".gz"}
+    return "upload" + suffix.get(routes.content_type(), ".ics")
 
 
 def _idempotency_key() -> str | None:
