@@ -1,0 +1,61 @@
+"""What each entry point imports: a cold start pays for every module, so the heavy ones load only
+where they are used (issue 12; the times are in benchmarks/bench_cold_start.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("numpy", "holidays", "slack_sdk", "huaweicloudsdkcore", "icalendar", "boto3")
+
+
+def loaded_after(code: str, env: dict[str, str] | None = None) -> set[str]:
+    """Top-level packages a fresh interpreter has imported after running ``code``."""
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def test_importing_the_app_loads_no_heavy_library() -> None:
+    modules = loaded_after("import app")
+    assert not {m for m in modules if m.split(".")[0] in HEAVY}
+
+
+def test_the_command_line_loads_no_heavy_library_to_start() -> None:
+    modules = loaded_after("import chalicelib.entry.cli")
+    assert not {m for m in modules if m.split(".")[0] in HEAVY}
+
+
+def test_the_working_day_calendar_loads_china_and_no_other_country() -> None:
+    modules = loaded_after(
+        "from chalicelib.domain.workdays import official_year, spring_festival_eve\n"
+        "official_year(2026), spring_festival_eve(2027)"
+    )
+    countries = {m for m in modules if m.startswith("holidays.countries.")}
+    assert countries == {"holidays.countries.china"}
+    assert "holidays.countries" not in modules
+
+
+@pytest.mark.parametrize("year", [2026, 2027])
+def test_china_loaded_alone_gives_the_library_s_own_calendar(year: int) -> None:
+    import holidays
+
+    from chalicelib.domain.workdays import _china
+
+    alone = _china()(years=year)
+    through_registry = holidays.country_holidays("CN", years=year)
+    assert dict(alone) == dict(through_registry)
+    assert alone.weekend_workdays == through_registry.weekend_workdays
