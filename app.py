@@ -1,4 +1,4 @@
-"""The AWS entry points: the Chalice app, its API blueprints, its schedules and the S3 drop.
+"""The AWS entry points: the Chalice app, its API blueprints, its schedules and the S3 drops.
 
 Each handler here only hands over to chalicelib.entry, which reads the clock, calls one workflow
 and renders. Heavy modules load on first use, not at import (chalicelib.config.bootstrap).
@@ -22,7 +22,7 @@ app.api.binary_types.append("application/gzip")  # calendar uploads (POST /event
 for routes in ALL_ROUTES:
     app.register_blueprint(routes.blueprint)
 
-# Read when Chalice packages the app: the cycle's rate and the S3 drop's bucket.
+# Read when Chalice packages the app: the cycle's rate and the S3 drops' bucket.
 PACKAGING = Settings.from_env()
 FORECAST_BUCKET = PACKAGING.bucket or "burst-assurance-forecasts"
 
@@ -56,3 +56,12 @@ def filing_worker(event: SQSEvent) -> None:
 def forecast_drop(event: S3Event) -> dict[str, Any]:
     """A CSV put under forecasts/ is validated and stored; a bad file stores nothing."""
     return schedules.forecast_drop(event.bucket, event.key, app.log)
+
+
+@app.on_s3_event(bucket=FORECAST_BUCKET, prefix="calendars/")
+def calendar_drop(event: S3Event) -> dict[str, Any]:
+    """A calendar (.ics, .ics.gz, .zip) put under calendars/ is imported, all or nothing. Its
+    unmarked events are major under calendars/major/, ordinary under calendars/minor/, and
+    refused elsewhere. It does not re-plan: the next scheduled planning cycle picks the events
+    up (re-planning here would need that cycle's permissions)."""
+    return schedules.calendar_drop(event.bucket, event.key, app.log)

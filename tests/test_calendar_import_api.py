@@ -69,8 +69,10 @@ def test_import_marks_unmarked_events_as_asked_and_a_second_upload_updates(clien
     assert all(e["major"] is False for e in events)
     assert stored(client, "?major=true") == []
 
+    assert result["written"] == result["imported"]
     again = json.loads(upload(client, GOOGLE, "?major=false").body)
     assert again["ids"] == result["ids"]
+    assert again["written"] == 0  # stored as they are: nothing written again
     assert len(stored(client)) == len(events)
 
 

@@ -4,9 +4,9 @@ The app is packaged once per run (infra/package.py, the same arguments as ``chal
 into a temporary directory. The tests then read the merged SAM template and check what the
 deployment depends on: the five tables as the store expects them, each function's environment
 (only its own secrets, and that Settings accepts it), each function's own least-privilege
-policy, the S3 drop wired to the stack's own bucket, the filing queue and its dead letters,
-the alarms, no dependency cycle once SAM expands its events, a clean cfn-lint, and the
-deployment package size.
+policy, the two S3 drops (forecasts, calendars) wired to the stack's own bucket, the filing
+queue and its dead letters, the alarms, no dependency cycle once SAM expands its events, a clean
+cfn-lint, and the deployment package size.
 
 Packaging takes a few seconds when Chalice's dependency cache (.chalice/deployments) is warm
 and about a minute when it has to fetch the Lambda wheels, hence ``slow``; ``make test`` runs it.
@@ -56,6 +56,7 @@ FUNCTION_SECRETS = {
     "CaseFollowUp": {"SlackSecret", "HuaweiSecret"},
     "FilingWorker": {"SlackSecret", "HuaweiSecret"},
     "ForecastDrop": set(),
+    "CalendarDrop": set(),
 }
 POLICY_FILES = {  # .chalice/config.json lambda_functions
     "APIHandler": "policy-api-handler.json",
@@ -64,6 +65,7 @@ POLICY_FILES = {  # .chalice/config.json lambda_functions
     "CaseFollowUp": "policy-case-follow-up.json",
     "FilingWorker": "policy-filing-worker.json",
     "ForecastDrop": "policy-forecast-drop.json",
+    "CalendarDrop": "policy-calendar-drop.json",
 }
 TABLES = {  # logical id -> table name suffix after the prefix
     "EventsTable": "events",
@@ -340,8 +342,9 @@ def test_every_function_gets_the_runtime_environment(packaged: Packaged) -> None
         env = effective_env(packaged, function)
         for key, value in EXPECTED_ENV.items():
             assert env.get(key) == value, f"{name}: {key}"
-    drop = effective_env(packaged, packaged.functions["ForecastDrop"])
-    assert drop["BURST_ASSURANCE_BUCKET"] == BUCKET_NAME
+    for drop in ("ForecastDrop", "CalendarDrop"):
+        env = effective_env(packaged, packaged.functions[drop])
+        assert env["BURST_ASSURANCE_BUCKET"] == BUCKET_NAME, drop
 
 
 def test_each_function_names_exactly_its_own_secrets(packaged: Packaged) -> None:
@@ -456,6 +459,8 @@ def test_each_function_reaches_only_the_tables_its_work_needs(packaged: Packaged
     assert batch_writers == {"APIHandler", "ForecastDrop"}
     assert tables("APIHandler", "dynamodb:BatchWriteItem") == {"TrafficTable"}
     assert tables("APIHandler", "dynamodb:DeleteItem") == {"EventsTable"}
+    # A calendar drop reads and writes events, and nothing else (it does not re-plan).
+    assert tables("CalendarDrop", "dynamodb:GetItem", "dynamodb:PutItem") == {"EventsTable"}
     for name in ("PlanningCycle", "DeadlineWatch", "CaseFollowUp", "FilingWorker"):
         assert tables(name, "dynamodb:DeleteItem") == {"NoticesTable"}, name
         assert "TrafficTable" not in tables(name, *writes), name
@@ -502,28 +507,65 @@ def test_secrets_hold_no_values_in_the_template(packaged: Packaged) -> None:
 # -- S3 drop -----------------------------------------------------------------------------------
 
 
-def test_s3_drop_is_wired_to_the_stack_bucket(packaged: Packaged) -> None:
+# Each drop: its function, the filter rules of its S3 event, and the prefix it may read.
+S3_DROPS = {
+    "ForecastDrop": (
+        [{"Name": "prefix", "Value": "forecasts/"}, {"Name": "suffix", "Value": ".csv"}],
+        "forecasts/",
+    ),
+    # .ics, .ics.gz and .zip: one filter has one suffix, so the function checks the name.
+    "CalendarDrop": ([{"Name": "prefix", "Value": "calendars/"}], "calendars/"),
+}
+
+
+def test_s3_drops_are_wired_to_the_stack_bucket(packaged: Packaged) -> None:
     s3_events = [
         (name, event)
         for name, function in packaged.functions.items()
         for event in function["Properties"].get("Events", {}).values()
         if event["Type"] == "S3"
     ]
-    assert [name for name, _ in s3_events] == ["ForecastDrop"]
-    props = s3_events[0][1]["Properties"]
-    assert props["Bucket"] == {"Ref": "ForecastBucket"}
-    assert props["Filter"]["S3Key"]["Rules"] == [
-        {"Name": "prefix", "Value": "forecasts/"},
-        {"Name": "suffix", "Value": ".csv"},
-    ]
-    # The functions read the drop by the name they are given, under the prefix they listen to.
+    assert sorted(name for name, _ in s3_events) == sorted(S3_DROPS)
     bucket_name = packaged.resources["ForecastBucket"]["Properties"]["BucketName"]
     assert bucket_name == BUCKET_NAME
-    s3_reads = [s for _, s in statements(packaged) if "s3:GetObject" in as_list(s["Action"])]
-    suffix = bucket_name["Fn::Sub"] + "/forecasts/*"
-    assert all(
-        r["Fn::Sub"].endswith(":s3:::" + suffix) for s in s3_reads for r in as_list(s["Resource"])
-    )
+    for name, event in s3_events:
+        props = event["Properties"]
+        assert props["Bucket"] == {"Ref": "ForecastBucket"}, name
+        assert props["Events"] == ["s3:ObjectCreated:*"], name
+        assert props["Filter"]["S3Key"]["Rules"] == S3_DROPS[name][0], name
+        # The function reads the drop by the name it is given, under the prefix it listens to,
+        # and nothing else in the bucket.
+        reads = [
+            resource
+            for action, resource, _ in grants(packaged, name)
+            if action.startswith("s3:")
+        ]  # fmt: skip
+        wanted = {"Fn::Sub": "arn:${AWS::Partition}:s3:::" + bucket_name["Fn::Sub"] + "/"}
+        assert reads == [{"Fn::Sub": wanted["Fn::Sub"] + S3_DROPS[name][1] + "*"}], name
+    readers = {
+        name for name in packaged.functions
+        if any(action.startswith("s3:") for action, _, _ in grants(packaged, name))
+    }  # fmt: skip
+    assert readers == set(S3_DROPS)
+
+
+def test_the_calendar_drop_reads_calendars_and_writes_only_events(packaged: Packaged) -> None:
+    # It imports, nothing more: no re-plan (the planning cycle's next run picks the events up),
+    # so no requests, audit, notices or traffic, no secrets, no deletes.
+    granted = {
+        (action, json.dumps(resource), json.dumps(condition))
+        for action, resource, condition in grants(packaged, "CalendarDrop")
+    }
+    calendars = {"Fn::Sub": "arn:${AWS::Partition}:s3:::" + BUCKET_NAME["Fn::Sub"] + "/calendars/*"}
+    logs = [r for a, r, _ in grants(packaged, "CalendarDrop") if a.startswith("logs:")]
+    assert granted == {
+        ("s3:GetObject", json.dumps(calendars), "{}"),
+        ("dynamodb:GetItem", json.dumps(table_arn("EventsTable")), "{}"),
+        ("dynamodb:PutItem", json.dumps(table_arn("EventsTable")), "{}"),
+        ("logs:CreateLogStream", json.dumps(logs[0]), "{}"),
+        ("logs:PutLogEvents", json.dumps(logs[0]), "{}"),
+    }
+    assert packaged.functions["CalendarDrop"]["Properties"]["Timeout"] >= 60
 
 
 def test_bucket_is_private_encrypted_versioned_and_tls_only(packaged: Packaged) -> None:
@@ -646,7 +688,7 @@ def test_every_schedule_and_worker_has_an_error_alarm_to_the_topic(packaged: Pac
         assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert {"Ref": "AlarmTopic"} in props["AlarmActions"]
         alarmed |= {references(d["Value"]).pop() for d in props["Dimensions"]}
-    assert scheduled | {"FilingWorker", "ForecastDrop"} <= alarmed
+    assert scheduled | {"FilingWorker", "ForecastDrop", "CalendarDrop"} <= alarmed
     assert packaged.resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
 
 

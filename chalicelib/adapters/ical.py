@@ -64,7 +64,7 @@ DEADLINE = "DEADLINE"
 MAJOR = "MAJOR"
 MAX_OCCURRENCES = 1000
 # How a caller marks a file's unmarked events major or minor: the command line's flags.
-CLI_MARKING = ("--major", "--minor")
+CLI_MARKING = ("pass --major", "--minor")
 MAX_ID_LENGTH = 128
 MAX_NOTES_LENGTH = 2000
 TIMED_DEFAULT = dt.timedelta(hours=1)
@@ -349,7 +349,7 @@ class _Reader:
         shown = ", ".join(repr(n) for n in names[:3]) + (", ..." if len(names) > 3 else "")
         raise InputError(
             f"{source}: {len(self.unmarked)} of {total} event(s) are marked neither major nor "
-            f"minor ({shown}); pass {self.marking[0]} to import them as major events (tickets "
+            f"minor ({shown}); {self.marking[0]} to import them as major events (tickets "
             f"one month ahead) or {self.marking[1]} as ordinary ones (events marked with "
             "CATEGORIES:MAJOR or "
             f"{X_MAJOR}:TRUE|FALSE keep their marks)",

@@ -255,8 +255,11 @@ def cmd_events_import(args: argparse.Namespace) -> int:
     rt, now = _runtime(args), parse_now(args.now)
     window = calendar.recurrence_window(rt.policy, now)
     events = load_events_file(Path(args.file), rt.policy.zone, _marking(args), window)
-    changes = calendar.import_events(rt.store, rt.source, rt.policy, events, now)
-    print(f"imported {len(events)} event(s) from {args.file}{_replanned(changes)}")
+    done = calendar.import_events(rt.store, rt.source, rt.policy, events, now)
+    print(
+        f"imported {len(events)} event(s) from {args.file}, {done.written} new or changed"
+        f"{_replanned(done.changes)}"
+    )
     _announce(rt, now)
     return 0
 

@@ -1,4 +1,4 @@
-"""What the scheduled Lambda functions, the filing worker and the S3 drop do: read the clock,
+"""What the scheduled Lambda functions, the filing worker and the S3 drops do: read the clock,
 call a workflow, announce what changed, log and return a summary. app.py declares when each runs."""
 
 from __future__ import annotations
@@ -80,3 +80,12 @@ def forecast_drop(bucket: str, key: str, log: logging.Logger) -> dict[str, Any]:
         rt.store, bucket, key, log, policy=rt.policy, now=clock.utc_now(),
         max_bytes=rt.settings.max_object_bytes,
     )  # fmt: skip
+
+
+def calendar_drop(bucket: str, key: str, log: logging.Logger) -> dict[str, Any]:
+    """Import a calendar put under calendars/. No re-plan: that needs the planning cycle's
+    permissions, and its next run reads the events."""
+    from chalicelib.entry.s3_drop import import_calendar_object
+
+    rt = runtime()
+    return import_calendar_object(rt.store, bucket, key, log, policy=rt.policy, now=clock.utc_now())

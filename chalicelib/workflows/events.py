@@ -139,17 +139,34 @@ def replay(store: Store, key: str, request_hash: str) -> Answer | None:
     return answer
 
 
-def import_events(
-    store: Store, source: TrafficSource, policy: Policy, events: Sequence[Event], now: dt.datetime
-) -> list[Change]:
-    """Create or update each event (re-importing a file updates, never duplicates), then re-plan
-    once if any major event changed."""
-    touches_major = False
+class Imported(NamedTuple):
+    written: int  # events new or changed; the others were already stored as they are
+    major_changed: bool  # a major event was created, changed, or is no longer major
+    changes: list[Change]  # what the re-plan changed
+
+
+def store_events(store: Store, events: Sequence[Event], now: dt.datetime) -> Imported:
+    """Create or update each event (re-importing a file updates, never duplicates); an event
+    already stored as it is is not written again. Nothing is re-planned."""
+    written, major_changed = 0, False
     for event in events:
         old = store.get_event(event.id)
-        touches_major |= event.major or bool(old and old.major)
-        store.put_event(revised(old, event, now))
-    return _replan(store, source, policy, now) if touches_major else []
+        stored = revised(old, event, now)
+        if stored != old:
+            store.put_event(stored)
+            written += 1
+            major_changed |= event.major or bool(old and old.major)
+    return Imported(written, major_changed, [])
+
+
+def import_events(
+    store: Store, source: TrafficSource, policy: Policy, events: Sequence[Event], now: dt.datetime
+) -> Imported:
+    """``store_events``, then one re-plan if a major event changed."""
+    done = store_events(store, events, now)
+    if not done.major_changed:
+        return done
+    return done._replace(changes=_replan(store, source, policy, now))
 
 
 def remove_event(

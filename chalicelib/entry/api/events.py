@@ -95,10 +95,13 @@ def import_calendar(rt: Runtime) -> Response:
     start, end = calendar.recurrence_window(rt.policy, now)
     events = read_calendar_bytes(
         raw, _upload_name(), zone=rt.policy.zone, default_major=q.major, start=start, end=end,
-        marking=("?major=true", "?major=false"),
+        marking=("add ?major=true", "?major=false"),
     )  # fmt: skip
-    changes = calendar.import_events(rt.store, rt.source, rt.policy, events, now)
-    result = ImportResult(imported=len(events), ids=[e.id for e in events], replanned=len(changes))
+    done = calendar.import_events(rt.store, rt.source, rt.policy, events, now)
+    result = ImportResult(
+        imported=len(events), written=done.written, ids=[e.id for e in events],
+        replanned=len(done.changes),
+    )  # fmt: skip
     return json_response(result.model_dump(mode="json"))
 
 

@@ -84,7 +84,8 @@ class ImportQuery(_Strict):
 
 
 class ImportResult(Model):
-    imported: int = Field(description="events created or updated")
+    imported: int = Field(description="events in the calendar")
+    written: int = Field(description="of those, events new or changed (the rest were stored)")
     ids: list[str]
     replanned: int = Field(description="requests the re-plan changed (0 if no major event)")
 
