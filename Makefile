@@ -80,10 +80,15 @@ test-fast: $(VENV)/.installed
 openapi: $(VENV)/.installed
 	$(BIN)/python -m chalicelib.entry.api.openapi > openapi.json
 
-bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/bench_rules.py
-	$(BIN)/python benchmarks/bench_cold_start.py
-	$(BIN)/python benchmarks/bench_package.py
+# Every benchmark against its targets (--check); all run, then make fails if any missed.
+bench: $(VENV)/.installed requirements-bench.txt
+	$(BIN)/pip install -q -r requirements-bench.txt
+	@missed=; for name in bench_rules bench_end_to_end bench_cold_start bench_package bench_cycles; do \
+	  test -f benchmarks/$$name.py || continue; \
+	  echo "== benchmarks/$$name.py --check"; \
+	  $(BIN)/python benchmarks/$$name.py --check || missed="$$missed $$name"; \
+	done; \
+	test -z "$$missed" || { echo "make bench: missed targets:$$missed" >&2; exit 1; }
 
 clean:
 	rm -rf $(VENV) data build .pytest_cache .mypy_cache .ruff_cache .hypothesis
