@@ -29,7 +29,7 @@ from chalicelib.domain.tracking import AuditEntry, Change, Presence, TrackedRequ
 from chalicelib.domain.traffic import parse_csv
 from chalicelib.workflows.approvals import decide_request
 from chalicelib.workflows.planning import apply_plan
-from chalicelib.workflows.ports import Store
+from chalicelib.workflows.ports import Saved, Store
 
 THREADS = 20
 POLICY = Policy()
@@ -105,6 +105,11 @@ class CountingStore:
         except Conflict:
             self._lost[threading.current_thread().name] += 1
             raise
+
+    def save_requests(self, changes: list[Change], **options: Any) -> Saved:
+        saved = self._store.save_requests(changes, **options)
+        self._lost[threading.current_thread().name] += len(saved.conflicted)
+        return saved
 
 
 class PlanningCycles:
@@ -241,6 +246,13 @@ class InterruptingStore:
         except Conflict:
             self.lost += 1
             raise
+
+    def save_requests(self, *args: Any, **options: Any) -> Saved:
+        interrupt, self._interrupt = self._interrupt, lambda _: None
+        interrupt(self._store)
+        saved = self._store.save_requests(*args, **options)
+        self.lost += len(saved.conflicted)
+        return saved
 
 
 def test_a_cycle_that_loses_a_write_reads_again_and_keeps_the_other_change(

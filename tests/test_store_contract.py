@@ -17,11 +17,19 @@ from botocore.stub import Stubber
 from chalicelib.adapters.store.dynamodb import DynamoStore
 from chalicelib.config.settings import Settings
 from chalicelib.domain.assurance import AssuranceRequest, EventRef, Status
-from chalicelib.domain.errors import Conflict
+from chalicelib.domain.errors import Conflict, StalePlan
 from chalicelib.domain.events import Event
-from chalicelib.domain.tracking import AuditEntry, Decision, Presence, TrackedRequest
-from chalicelib.domain.traffic import STEP_SECONDS, Series, TrafficSet
-from chalicelib.workflows.ports import Store
+from chalicelib.domain.notices import Notice
+from chalicelib.domain.tracking import (
+    AuditEntry,
+    Change,
+    Decision,
+    Presence,
+    Reach,
+    TrackedRequest,
+)
+from chalicelib.domain.traffic import STEP_SECONDS, Series, TimeRange, TrafficDeletion, TrafficSet
+from chalicelib.workflows.ports import CycleMark, Store
 
 CST = ZoneInfo("Asia/Shanghai")
 UTC = dt.UTC
@@ -305,6 +313,159 @@ def test_list_requests_by_deadline_then_id(store: Store) -> None:
     assert listed[-1] == tracked(requests[2])
 
 
+# -- batches of changes, and the latest plan -------------------------------------------------------
+
+
+def change(t: TrackedRequest, expected: int | None, action: str) -> Change:
+    return Change(t, expected, entry(t, action))
+
+
+def test_save_requests_writes_each_change_with_its_audit_entry_and_notice(store: Store) -> None:
+    first = created(store, assurance(dt.date(2026, 12, 7)))
+    store.notice_sent(Notice(request=first, audit=entry(first, "created")))
+    updated = bumped(first, request=assurance(dt.date(2026, 12, 7), peak=330.0))
+    days = [dt.date(2026, 12, 8) + dt.timedelta(days=i) for i in range(40)]  # > 1 transaction
+    fresh = [tracked(assurance(day, scope="AP2")) for day in days]
+    changes = [change(updated, 1, "updated"), *(change(t, None, "created") for t in fresh)]
+
+    saved = store.save_requests(changes, planned_at=NOW)
+
+    assert (saved.written, saved.conflicted, saved.stale) == (changes, [], False)
+    assert store.list_requests() == sorted(
+        [updated, *fresh], key=lambda t: (t.request.deadline, t.id)
+    )
+    assert store.audit_trail(first.id) == [entry(first, "created"), changes[0].audit]
+    assert all(store.audit_trail(t.id) == [entry(t, "created")] for t in fresh)
+    assert store.pending_notices() == sorted(
+        (Notice(request=c.after, audit=c.audit) for c in changes),
+        key=lambda n: (n.audit.at, n.request_id, n.version),
+    )
+
+
+def test_save_requests_leaves_out_only_the_changes_that_conflict(store: Store) -> None:
+    first = created(store, assurance(dt.date(2026, 12, 7)))
+    second = created(store, assurance(dt.date(2026, 12, 7), scope="AP1"))
+    stale = bumped(first)
+    clash = bumped(second)  # its audit entry collides with the stored version 1
+    fresh = tracked(assurance(dt.date(2026, 12, 9)))
+    chained = bumped(fresh)  # follows a change of the same batch: fine
+    changes = [
+        change(stale, 3, "updated"),
+        Change(clash, 1, entry(second, "updated twice")),
+        change(fresh, None, "created"),
+        change(chained, 1, "updated"),
+        change(first, None, "created again"),
+    ]
+
+    saved = store.save_requests(changes)
+
+    assert saved.written == [changes[2], changes[3]]
+    assert saved.conflicted == [changes[0], changes[1], changes[4]]
+    assert store.get_request(first.id) == first
+    assert store.get_request(second.id) == second
+    assert [a.action for a in store.audit_trail(second.id)] == ["created"]
+    assert store.get_request(fresh.id) == chained
+
+
+def test_save_requests_of_a_plan_older_than_the_latest_writes_nothing(store: Store) -> None:
+    store.record_plan(NOW + dt.timedelta(hours=1))
+    fresh = tracked(assurance(dt.date(2026, 12, 9)))
+
+    saved = store.save_requests([change(fresh, None, "created")], planned_at=NOW)
+
+    assert (saved.written, saved.conflicted, saved.stale) == ([], [], True)
+    assert store.list_requests() == []
+    assert store.pending_notices() == []
+    assert store.save_requests([]).written == []
+
+
+def test_the_latest_cycle_is_kept_until_a_planned_write(store: Store) -> None:
+    assert store.last_cycle() is None
+    mark = CycleMark(
+        planned_at=NOW,
+        inputs="sha256-of-everything",
+        steady_until=NOW + dt.timedelta(hours=9),
+        ends=tuple(sorted(int(cst(2026, 12, 1 + i % 28, 22).timestamp()) for i in range(2000))),
+    )
+    store.record_plan(NOW, mark)
+    kept = store.last_cycle()
+    assert kept == mark
+    assert kept.planned(cst(2026, 12, 10, 23)) == sum(
+        1 for end in mark.ends if end > cst(2026, 12, 10, 23).timestamp()
+    )
+    with pytest.raises(StalePlan):
+        store.record_plan(NOW - dt.timedelta(seconds=1))
+    assert store.last_cycle() == mark
+
+    store.record_plan(NOW, CycleMark(NOW, "other", None, ()))
+    assert store.last_cycle() == CycleMark(NOW, "other", None, ())
+    store.save_request(*_created(dt.date(2026, 12, 7)), planned_at=NOW)  # a planned write
+    assert store.last_cycle() is None
+    store.record_plan(NOW, mark)
+    first = store.list_requests()[0]
+    decided = bumped(first, decision=Decision(outcome="approved", by="U1", at=NOW))
+    store.save_request(decided, 1, entry(decided, "decided"))  # not a plan's: the mark stays
+    assert store.last_cycle() == mark
+    store.save_requests([], planned_at=NOW + dt.timedelta(minutes=5))  # nothing to write
+    assert store.last_cycle() == mark
+
+
+def _created(day: dt.date) -> tuple[TrackedRequest, None, AuditEntry]:
+    first = tracked(assurance(day))
+    return first, None, entry(first, "created")
+
+
+def test_requests_in_reach(store: Store) -> None:
+    def stored(day: dt.date, scope: str, presence: Presence = Presence.ACTIVE) -> TrackedRequest:
+        t = tracked(assurance(day, scope=scope), presence=presence)
+        store.save_request(t, None, entry(t, "created"))
+        return t
+
+    ended_live = stored(dt.date(2026, 10, 3), "CN")  # burst over long ago, still live
+    old_withdrawn = stored(dt.date(2026, 10, 4), "EU", Presence.WITHDRAWN)
+    recent_withdrawn = stored(dt.date(2026, 11, 20), "EU", Presence.WITHDRAWN)  # its period
+    ending_live = stored(dt.date(2026, 11, 19), "AP1")  # ends 19 Nov 22:35
+    ahead = stored(dt.date(2026, 12, 7), "SA")
+    ahead_withdrawn = stored(dt.date(2026, 12, 9), "SA", Presence.WITHDRAWN)
+
+    reach = Reach(first_month="2026-11", ends_from=cst(2026, 11, 19, 22))
+    assert store.requests_in_reach(reach) == sorted(
+        [recent_withdrawn, ending_live, ahead, ahead_withdrawn],
+        key=lambda t: (t.request.deadline, t.id),
+    )
+    assert store.requests_in_reach(Reach(None, cst(2026, 11, 19, 23))) == [ahead]
+    assert store.requests_in_reach(Reach("2026-01", cst(2030, 1, 1))) == store.list_requests()
+    assert ended_live not in store.requests_in_reach(reach)
+    assert old_withdrawn not in store.requests_in_reach(reach)
+
+
+def test_traffic_revision_changes_with_the_points_of_its_months(store: Store) -> None:
+    december = TimeRange(cst(2026, 12, 1), cst(2027, 1, 1))
+    empty = store.traffic_revision(december)
+    store.put_traffic(traffic(series("bandwidth", "CN", cst(2026, 12, 10), [10.0, 11.0])))
+    first = store.traffic_revision(december)
+    assert first is not None
+    assert first != empty
+    assert store.traffic_revision(december) == first  # nothing written: the same
+
+    store.put_traffic(traffic(series("bandwidth", "CN", cst(2027, 3, 10), [1.0])))  # March
+    assert store.traffic_revision(december) == first
+    store.put_traffic(traffic(series("bandwidth", "EU", cst(2026, 12, 20), [7.0])))
+    second = store.traffic_revision(december)
+    assert second not in (first, empty)
+    store.delete_traffic(
+        TrafficDeletion(
+            metric="bandwidth",
+            scope="EU",
+            start=cst(2026, 12, 20),
+            end=cst(2026, 12, 21),
+            by="U1",
+            at=NOW,
+        )
+    )
+    assert store.traffic_revision(december) not in (second, None)
+
+
 # -- traffic -------------------------------------------------------------------------------------
 
 
@@ -462,4 +623,20 @@ def test_dynamodb_cancelled_transactions(
     first = tracked(assurance(dt.date(2026, 12, 7)))
     with stubber, pytest.raises(raised):
         store.save_request(first, None, entry(first, "created"))
+    stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    ("answers", "raised"),
+    [
+        ([("ConditionalCheckFailed",)], StalePlan),
+        ([("TransactionConflict",)] * 5, Conflict),  # the marker stayed busy: try again later
+    ],
+)
+def test_dynamodb_recording_a_plan(answers: list[tuple[str]], raised: type[Exception]) -> None:
+    store, stubber = stubbed_store()
+    for codes in answers:
+        cancelled(stubber, *codes)
+    with stubber, pytest.raises(raised):
+        store.record_plan(NOW)
     stubber.assert_no_pending_responses()

@@ -35,6 +35,9 @@ class FileTrafficSource:
         traffic = load_files(paths, bandwidth_ceiling_gbps=self.bandwidth_ceiling_gbps)
         return traffic if span is None else traffic.within(span)
 
+    def revision(self, span: TimeRange) -> str | None:
+        return None  # files change without telling: every cycle reads them
+
 
 class StoredTrafficSource:
     """Traffic uploaded through the API or the S3 drop and kept in the store."""
@@ -44,3 +47,6 @@ class StoredTrafficSource:
 
     def load(self, span: TimeRange | None = None) -> TrafficSet:
         return self.store.get_traffic(span)
+
+    def revision(self, span: TimeRange) -> str | None:
+        return self.store.traffic_revision(span)

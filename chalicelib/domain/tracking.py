@@ -2,7 +2,9 @@
 
 ``reconcile`` compares the stored requests with a new plan and says what must change. It is pure;
 the service writes the changes, each as a conditional write on the version it read, so two
-planning cycles racing each other cannot duplicate a request or lose a decision.
+planning cycles racing each other cannot duplicate a request or lose a decision. It needs only
+the stored requests in the plan's ``Reach``, and a plan made later from the same traffic and
+events would change nothing more before ``steady_until``: a cycle reads and writes no more.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, computed_field
 
-from chalicelib.domain.assurance import AssuranceRequest, Plan
+from chalicelib.domain.assurance import AssuranceRequest, Plan, Status
 
 PLANNER = "planner"
 
@@ -182,9 +184,10 @@ def reconcile(
             changes.append(_from_plan(stored[request.id], request, now, peak_change))
         else:
             moved_in.append(request)
+    live = _live_by_kind(stored)
     for request in moved_in:
-        live = [t for rid, t in stored.items() if rid not in claimed and t.is_live]
-        match = _nearest(request, live, margin)
+        unclaimed = [t for t in live.get((request.rule, request.scope), []) if t.id not in claimed]
+        match = _nearest(request, unclaimed, margin)
         if match is None:
             changes.append(_from_plan(None, request, now, peak_change))
         else:
@@ -196,6 +199,18 @@ def reconcile(
         if rid not in claimed and tracked.is_live and tracked.request.burst_end > now
     )
     return [c for c in changes if c is not None]
+
+
+def _live_by_kind(
+    stored: Mapping[str, TrackedRequest],
+) -> dict[tuple[str, str], list[TrackedRequest]]:
+    """The live requests by rule and scope, in stored order: a burst is only ever matched with
+    one of its own kind, so a cycle that moves many bursts does not compare each with all."""
+    kinds: dict[tuple[str, str], list[TrackedRequest]] = {}
+    for tracked in stored.values():
+        if tracked.is_live:
+            kinds.setdefault((tracked.request.rule, tracked.request.scope), []).append(tracked)
+    return kinds
 
 
 def _nearest(
@@ -288,3 +303,59 @@ def _entry(
         request_id=after.id, version=after.version, at=now, actor=PLANNER, action=action,
         changes=changes,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The stored requests ``reconcile`` may need for a plan; it never looks at the others.
+
+    - by id: a planned burst updates the request with its id, whatever its state or age. An id
+      ends with the burst's period, so such a request's period is at least ``first_month``;
+    - by window: a burst with a new id takes over a live request whose window overlaps it or
+      starts within the margin of it, and an unmatched live request is withdrawn while its burst
+      is ahead. Either way that request is live and its burst ends at or after ``ends_from``.
+
+    Out of reach: withdrawn requests of earlier periods, and requests of earlier periods whose
+    bursts ended before the plan's earliest one (less the margin) and before its moment."""
+
+    first_month: str | None  # YYYY-MM of the plan's earliest period; None for an empty plan
+    ends_from: dt.datetime
+
+    def covers(self, tracked: TrackedRequest) -> bool:
+        if self.first_month is not None and period_of(tracked.id) >= self.first_month:
+            return True
+        return tracked.is_live and tracked.request.burst_end >= self.ends_from
+
+
+def reach_of(plan: Plan, margin: dt.timedelta) -> Reach:
+    """What ``reconcile`` may need for ``plan``, given the margin it is called with."""
+    first_month = min((r.period[:7] for r in plan.requests), default=None)
+    earliest = [r.burst_start - margin for r in plan.requests]
+    return Reach(first_month, min([plan.now, *earliest]))
+
+
+def period_of(request_id: str) -> str:
+    """The period a request id ends with (YYYY-MM or YYYY-MM-DD): ids are rule/scope/period."""
+    return request_id.rsplit("/", 1)[-1]
+
+
+# The finest step of a plan's moment as stores keep it: the first moment after a deadline.
+INSTANT = dt.timedelta(microseconds=1)
+
+
+def steady_until(plan: Plan, reminder_window: dt.timedelta) -> dt.datetime | None:
+    """The first moment a plan made from the same traffic, events and policy says something new
+    about a request; None if never. Only a request's status moves with the clock (upcoming, due
+    ``reminder_window`` before the deadline, overdue after it). A burst that ends leaves the plan,
+    and ``reconcile`` leaves its request alone, so only changes before the burst ends count."""
+    moments = []
+    for request in plan.requests:
+        if request.status is Status.UPCOMING:
+            moment = request.deadline - reminder_window
+        elif request.status is Status.DUE:
+            moment = request.deadline + INSTANT
+        else:
+            continue
+        if moment < request.burst_end:
+            moments.append(moment)
+    return min(moments, default=None)

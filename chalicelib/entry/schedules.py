@@ -19,9 +19,9 @@ def planning_cycle(log: logging.Logger) -> dict[str, int]:
     _log_held(log, report.dispatch.held)
     log.info(
         "planning cycle: %d requests, %d changes, %d notices sent",
-        len(report.plan.requests), len(report.changes), report.dispatch.sent,
+        report.planned, len(report.changes), report.dispatch.sent,
     )  # fmt: skip
-    return {"requests": len(report.plan.requests), "changes": len(report.changes)}
+    return {"requests": report.planned, "changes": len(report.changes)}
 
 
 def deadline_watch(log: logging.Logger) -> dict[str, int]:

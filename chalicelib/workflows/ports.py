@@ -5,13 +5,15 @@ Store: every adapter (SQLite, DynamoDB) passes tests/test_store_contract.py.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.events import Event
 from chalicelib.domain.notices import Notice
-from chalicelib.domain.tracking import AuditEntry, TrackedRequest
+from chalicelib.domain.tracking import AuditEntry, Change, Reach, TrackedRequest
 
 if TYPE_CHECKING:  # traffic.py imports NumPy, which an /events request should not pay for
     from chalicelib.domain.tickets import Ticket
@@ -29,6 +31,41 @@ class Answer:
     request_hash: str  # of the request that got it: the same key with another body is refused
     status: int
     body: str
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What became of a batch of changes (Store.save_requests)."""
+
+    written: list[Change]
+    conflicted: list[Change]  # not written: the request changed since it was read; read again
+    stale: bool = False  # a later plan was applied: what is in neither list was not written
+
+
+@dataclass(frozen=True)
+class CycleMark:
+    """What the latest complete planning cycle planned from (chalicelib.workflows.planning).
+
+    ``inputs`` fingerprints its traffic, events, policy and planning code. Until ``steady_until``
+    a plan from the same inputs differs only by the bursts that ended meanwhile, which leave
+    their requests alone: a cycle on the same inputs would write nothing, so it need not plan.
+    This holds because only plans change what reconcile compares (a request's figures and
+    presence; decisions, filings and reminders do not), and every planned write drops the mark."""
+
+    planned_at: dt.datetime
+    inputs: str
+    steady_until: dt.datetime | None  # None: never
+    ends: tuple[int, ...]  # the planned bursts' ends, UTC epoch seconds, in order
+
+    def holds(self, inputs: str, now: dt.datetime) -> bool:
+        if inputs != self.inputs or now < self.planned_at:
+            return False
+        return self.steady_until is None or now < self.steady_until
+
+    def planned(self, now: dt.datetime) -> int:
+        """How many requests a plan made at ``now`` (while the mark holds) has: the bursts
+        that have not ended."""
+        return len(self.ends) - bisect.bisect_right(self.ends, now.timestamp())
 
 
 class Store(Protocol):
@@ -82,6 +119,32 @@ class Store(Protocol):
         records this plan's moment as the latest."""
         ...
 
+    def requests_in_reach(self, reach: Reach) -> list[TrackedRequest]:
+        """The requests ``reach`` covers (what a plan may change), sorted by deadline, then id;
+        a planning cycle reads no others."""
+        ...
+
+    def save_requests(
+        self, changes: Sequence[Change], planned_at: dt.datetime | None = None
+    ) -> Saved:
+        """Write many changes, in as few steps as the store allows. Each change is saved as
+        ``save_request`` would (its request, audit entry and notice together, only on its
+        expected version), and alone: one that conflicts is left out of the others' step.
+        ``planned_at`` as for ``save_request``: once a later plan is found applied, nothing more
+        is written and ``stale`` is set."""
+        ...
+
+    def record_plan(self, planned_at: dt.datetime, cycle: CycleMark | None = None) -> None:
+        """Record ``planned_at`` as the latest plan's moment and keep ``cycle`` (made at that
+        moment; None: no mark). Every other write with ``planned_at`` drops the mark kept.
+        Raises StalePlan, writing nothing, when a plan made later was recorded already, and
+        Conflict when another writer holds the record (try again)."""
+        ...
+
+    def last_cycle(self) -> CycleMark | None:
+        """The mark kept by ``record_plan``, unless a write has dropped it since."""
+        ...
+
     def audit_trail(self, request_id: str) -> list[AuditEntry]:
         """The request's audit entries, oldest first."""
         ...
@@ -107,6 +170,11 @@ class Store(Protocol):
         an empty set when there are none."""
         ...
 
+    def traffic_revision(self, span: TimeRange) -> str | None:
+        """A token of the stored points in the months ``span`` touches, cheap to read: equal
+        tokens, the same points. None when the store cannot tell."""
+        ...
+
     def delete_traffic(self, deletion: TrafficDeletion) -> TrafficDeletion:
         """Remove the points the deletion covers and append its record (with how many points
         went, and its sequence number) to the log of deletions, in one step."""
@@ -122,6 +190,11 @@ class TrafficSource(Protocol):
 
     def load(self, span: TimeRange | None = None) -> TrafficSet:
         """The points in ``span`` (all of them when None)."""
+        ...
+
+    def revision(self, span: TimeRange) -> str | None:
+        """A token of the points in ``span``, read before them: equal tokens, the same points.
+        None when the source cannot tell (then every cycle plans)."""
         ...
 
 

@@ -8,8 +8,9 @@ away costs nothing until someone asks for its month.
 
 from __future__ import annotations
 
+import hashlib
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,6 +108,19 @@ def assemble(chunks: Iterator[Chunk] | list[Chunk]) -> TrafficSet:
             np.concatenate([c.values for c in parts]),
         )  # fmt: skip
     return result
+
+
+def revision_of(blob: bytes) -> str:
+    """A stored chunk's revision: its content's, so that the same points give the same one."""
+    return hashlib.blake2b(blob, digest_size=12).hexdigest()
+
+
+def revision_of_chunks(revisions: Iterable[tuple[str, str]]) -> str:
+    """One token for many chunks, from their (key, revision) pairs in any order."""
+    digest = hashlib.blake2b(digest_size=16)
+    for key, revision in sorted(revisions):
+        digest.update(f"{key}={revision}\n".encode())
+    return digest.hexdigest()
 
 
 def month_of(key: str) -> str:

@@ -4,7 +4,9 @@ Tables, named from a prefix P (CloudFormation creates them in production; keep
 the key schema below in step with infra/):
 
 - ``P-events``:   partition key ``id`` (S); ``start`` (S, ISO 8601), ``doc`` (S, JSON)
-- ``P-requests``: partition key ``id`` (S); ``version`` (N), ``deadline`` (S), ``doc`` (S, JSON)
+- ``P-requests``: partition key ``id`` (S); ``version`` (N), ``deadline`` (S), ``doc`` (S, JSON),
+  and what a planning cycle filters by: ``period`` (S), ``live`` (BOOL), ``ends_us`` (N); the
+  latest-plan marker (``LATEST_PLAN_ID``) with ``at_us`` (N) and the cycle's mark ``cycle`` (B)
 - ``P-audit``:    partition key ``request_id`` (S), sort key ``version`` (N); ``doc`` (S, JSON);
   deletions of traffic are logged here too, under the reserved id ``#traffic``
 - ``P-traffic``:  partition key ``key`` (S): ``metric/scope/YYYY-MM@<upload>`` with ``blob`` (B),
@@ -14,8 +16,9 @@ the key schema below in step with infra/):
   the outbox of notifications, written with the change they announce, deleted once sent
 
 Reads are strongly consistent. Lists are Scans, paged through and sorted here: the tables hold
-one team's calendar and requests (hundreds of items), not a data set worth an index; the notices
-table holds only what is not sent yet.
+one team's calendar and requests (thousands of items at most), not a data set worth an index;
+the notices table holds only what is not sent yet. A planning cycle's changes go in transactions
+of up to 100 items, one change (request, audit entry, notice) never split across two.
 """
 
 from __future__ import annotations
@@ -42,16 +45,17 @@ from chalicelib.adapters.store.chunks import (
     in_months,
     merge_chunk,
     months_of,
+    revision_of_chunks,
     split_into_chunks,
     touched_by,
 )
-from chalicelib.adapters.store.plans import LATEST_PLAN_ID, plan_moment
+from chalicelib.adapters.store.plans import LATEST_PLAN_ID, pack_mark, plan_moment, unpack_mark
 from chalicelib.domain.errors import Conflict, StalePlan
 from chalicelib.domain.events import Event
 from chalicelib.domain.notices import Notice, in_sending_order
-from chalicelib.domain.tracking import AuditEntry, TrackedRequest
+from chalicelib.domain.tracking import AuditEntry, Change, Reach, TrackedRequest, period_of
 from chalicelib.domain.traffic import TimeRange, TrafficDeletion, TrafficSet
-from chalicelib.workflows.ports import ANY, Answer
+from chalicelib.workflows.ports import ANY, Answer, CycleMark, Saved
 
 # The answers kept under idempotency keys live in the events table, under ids no event can have
 # (event ids start with a letter or digit); list_events leaves them out.
@@ -61,6 +65,9 @@ LOCAL_REGION = "us-east-1"
 
 MAX_BATCH_GET_KEYS = 100
 MAX_BATCH_WRITE_ITEMS = 25
+MAX_TRANSACTION_ITEMS = 100
+# A change is its request, audit entry and notice; every transaction also checks the marker.
+CHANGES_PER_TRANSACTION = (MAX_TRANSACTION_ITEMS - 1) // 3
 UNPROCESSED_ATTEMPTS = 8
 
 # How often a write whose transaction collided with another one in flight is tried again
@@ -133,6 +140,9 @@ class DynamoStore:
             options["endpoint_url"] = endpoint
             if session.region_name is None:
                 options["region_name"] = LOCAL_REGION
+        # No client-side validation of parameters: DynamoDB validates them anyway, and checking
+        # a 100-item transaction in Python costs more than sending it.
+        options["config"] = options["config"].merge(Config(parameter_validation=False))
         return cls(session.client("dynamodb", **options), table_prefix)
 
     # -- tables (production tables come from CloudFormation) -----------------------------------
@@ -257,6 +267,31 @@ class DynamoStore:
         ]
         return sorted(tracked, key=lambda t: (t.request.deadline, t.id))
 
+    def requests_in_reach(self, reach: Reach) -> list[TrackedRequest]:
+        """A Scan still reads the whole table, but only what is in reach (and items written
+        before the filtered attributes existed) comes back to be parsed."""
+        names = {"#ends": "ends_us", "#live": "live"}
+        values: dict[str, Any] = {":from": _n(plan_moment(reach.ends_from)), ":yes": {"BOOL": True}}
+        condition = "attribute_not_exists(#ends) OR (#live = :yes AND #ends >= :from)"
+        if reach.first_month is not None:
+            names["#period"] = "period"
+            values[":month"] = _s(reach.first_month)
+            condition += " OR #period >= :month"
+        items = self._paged(
+            "scan",
+            TableName=self.requests_table,
+            FilterExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+        tracked = [
+            TrackedRequest.model_validate_json(i["doc"]["S"])
+            for i in items
+            if i["id"]["S"] != LATEST_PLAN_ID
+        ]
+        in_reach = filter(reach.covers, tracked)
+        return sorted(in_reach, key=lambda t: (t.request.deadline, t.id))
+
     def save_request(
         self,
         tracked: TrackedRequest,
@@ -265,6 +300,62 @@ class DynamoStore:
         announce: bool = True,
         planned_at: dt.datetime | None = None,
     ) -> None:
+        actions = self._change_actions(tracked, expected_version, audit, announce)
+        if planned_at is not None:
+            actions.append({"Put": self._latest_plan_put(planned_at)})
+        reasons = self._transact(actions)
+        if reasons is None:
+            return
+        if planned_at is not None and reasons[-1] == "ConditionalCheckFailed":
+            raise StalePlan(f"a plan made after {planned_at.isoformat()} was applied already")
+        raise Conflict(
+            f"request {tracked.id} is no longer at version {expected_version} as read"
+            if "ConditionalCheckFailed" in reasons
+            else f"request {tracked.id} is being written by someone else; read it again"
+        )
+
+    def save_requests(
+        self, changes: Sequence[Change], planned_at: dt.datetime | None = None
+    ) -> Saved:
+        """A transaction per CHANGES_PER_TRANSACTION changes. One that is cancelled (a change
+        lost its condition, or met another writer) is done again a change at a time, so that
+        the others are written and only the ones at fault conflict."""
+        written: list[Change] = []
+        conflicted: list[Change] = []
+        for batch in _batches(changes):
+            actions = [action for change in batch for action in self._actions_of(change)]
+            if planned_at is not None:
+                actions.append({"Put": self._latest_plan_put(planned_at)})
+            reasons = self._transact(actions)
+            if reasons is None:
+                written.extend(batch)
+                continue
+            if planned_at is not None and reasons[-1] == "ConditionalCheckFailed":
+                return Saved(written, conflicted, stale=True)
+            for change in batch:
+                try:
+                    self.save_request(
+                        change.after, change.expected_version, change.audit, planned_at=planned_at
+                    )
+                except StalePlan:
+                    return Saved(written, conflicted, stale=True)
+                except Conflict:
+                    conflicted.append(change)
+                else:
+                    written.append(change)
+        return Saved(written, conflicted)
+
+    def _actions_of(self, change: Change) -> list[dict[str, Any]]:
+        return self._change_actions(change.after, change.expected_version, change.audit, True)
+
+    def _change_actions(
+        self,
+        tracked: TrackedRequest,
+        expected_version: int | None,
+        audit: AuditEntry,
+        announce: bool,
+    ) -> list[dict[str, Any]]:
+        """The request's put on its expected version, its audit entry (new), its notice."""
         request_put: dict[str, Any] = {
             "TableName": self.requests_table,
             "Item": {
@@ -272,6 +363,9 @@ class DynamoStore:
                 "version": _n(tracked.version),
                 "deadline": _s(tracked.request.deadline.isoformat()),
                 "doc": _s(tracked.model_dump_json()),
+                "period": _s(period_of(tracked.id)),
+                "live": {"BOOL": tracked.is_live},
+                "ends_us": _n(plan_moment(tracked.request.burst_end)),
             },
         }
         if expected_version is None:
@@ -300,31 +394,36 @@ class DynamoStore:
                 "doc": _s(notice.model_dump_json()),
             }
             actions.append({"Put": {"TableName": self.notices_table, "Item": notice_item}})
-        if planned_at is not None:
-            actions.append({"Put": self._latest_plan_put(planned_at)})
-        reasons = self._transact(actions)
-        if (
-            reasons is not None
-            and planned_at is not None
-            and reasons[-1] == "ConditionalCheckFailed"
-        ):
-            raise StalePlan(f"a plan made after {planned_at.isoformat()} was applied already")
-        if reasons is not None:
-            raise Conflict(
-                f"request {tracked.id} is no longer at version {expected_version} as read"
-                if "ConditionalCheckFailed" in reasons
-                else f"request {tracked.id} is being written by someone else; read it again"
-            )
+        return actions
 
-    def _latest_plan_put(self, planned_at: dt.datetime) -> dict[str, Any]:
-        """Record ``planned_at`` as the latest plan, unless a later one is recorded already."""
+    def _latest_plan_put(
+        self, planned_at: dt.datetime, cycle: CycleMark | None = None
+    ) -> dict[str, Any]:
+        """Record ``planned_at`` as the latest plan, unless a later one is recorded already;
+        the put replaces the item, so a mark kept there goes unless ``cycle`` is given."""
+        item: Item = {"id": _s(LATEST_PLAN_ID), "at_us": _n(plan_moment(planned_at))}
+        if cycle is not None:
+            item["cycle"] = {"B": pack_mark(cycle)}
         return {
             "TableName": self.requests_table,
-            "Item": {"id": _s(LATEST_PLAN_ID), "at_us": _n(plan_moment(planned_at))},
+            "Item": item,
             "ConditionExpression": "attribute_not_exists(#id) OR #at <= :at",
             "ExpressionAttributeNames": {"#id": "id", "#at": "at_us"},
             "ExpressionAttributeValues": {":at": _n(plan_moment(planned_at))},
         }
+
+    def record_plan(self, planned_at: dt.datetime, cycle: CycleMark | None = None) -> None:
+        """A transaction of one put: the requests table is written in transactions only."""
+        reasons = self._transact([{"Put": self._latest_plan_put(planned_at, cycle)}])
+        if reasons is None:
+            return
+        if "ConditionalCheckFailed" in reasons:
+            raise StalePlan(f"a plan made after {planned_at.isoformat()} was applied already")
+        raise Conflict("the latest plan is being recorded by someone else; try again")
+
+    def last_cycle(self) -> CycleMark | None:
+        item = self._get(self.requests_table, {"id": _s(LATEST_PLAN_ID)})
+        return unpack_mark(item["cycle"]["B"]) if item and "cycle" in item else None
 
     def audit_trail(self, request_id: str) -> list[AuditEntry]:
         items = self._paged(
@@ -414,6 +513,17 @@ class DynamoStore:
         )
         items = response.get("Items", [])
         return int(items[0]["version"]["N"]) if items else 0
+
+    def traffic_revision(self, span: TimeRange) -> str | None:
+        """From the head: chunk items never change, so (chunk, item) pairs name the points.
+        Chunks kept under their bare key (written before the head existed) may change in
+        place: then no revision."""
+        head = self._read_head()
+        months = months_of(span)
+        items = {chunk: item for chunk, item in head.items.items() if in_months(chunk, months)}
+        if any("@" not in item for item in items.values()):
+            return None
+        return revision_of_chunks(items.items())
 
     def get_traffic(self, span: TimeRange | None = None) -> TrafficSet:
         months = months_of(span) if span else None
@@ -628,6 +738,19 @@ class DynamoStore:
                     raise
             _pause(attempt)
         return reasons
+
+
+def _batches(changes: Sequence[Change]) -> Iterator[list[Change]]:
+    """Up to CHANGES_PER_TRANSACTION changes at a time, never two of one request: a transaction
+    may touch an item only once."""
+    batch: list[Change] = []
+    for change in changes:
+        if len(batch) == CHANGES_PER_TRANSACTION or change.after.id in {c.after.id for c in batch}:
+            yield batch
+            batch = []
+        batch.append(change)
+    if batch:
+        yield batch
 
 
 def _as_read(expected: Event | None) -> dict[str, Any]:

@@ -2,6 +2,9 @@
 
 Deletions of traffic are logged in the audit table under the reserved id ``TRAFFIC_LOG``
 (no request has that id), numbered from 1, append-only like a request's history.
+
+Besides its document, a request row carries what a planning cycle selects by (its period, whether
+it is live, when its burst ends), and a traffic chunk its revision (a hash of its content).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import datetime as dt
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,19 +25,76 @@ from chalicelib.adapters.store.chunks import (
     assemble,
     merge_chunk,
     months_of,
+    revision_of,
+    revision_of_chunks,
     split_into_chunks,
     touched_by,
 )
-from chalicelib.adapters.store.plans import plan_moment
+from chalicelib.adapters.store.plans import pack_mark, plan_moment, unpack_mark
 from chalicelib.domain.errors import Conflict, StalePlan
 from chalicelib.domain.events import Event
 from chalicelib.domain.notices import Notice, in_sending_order
-from chalicelib.domain.tracking import AuditEntry, TrackedRequest
+from chalicelib.domain.tracking import AuditEntry, Change, Reach, TrackedRequest, period_of
 from chalicelib.domain.traffic import TimeRange, TrafficDeletion, TrafficSet
-from chalicelib.workflows.ports import ANY, Answer
+from chalicelib.workflows.ports import ANY, Answer, CycleMark, Saved
 
-# Each entry moves the schema from version i to i + 1 (PRAGMA user_version).
-MIGRATIONS = (
+# Changes written per transaction: a cycle with thousands holds the write lock for a moment at a
+# time, not for all of them.
+CHANGES_PER_TRANSACTION = 500
+# The ids come as one JSON list: a parameter, whatever their number.
+VERSIONS_OF = "SELECT id, version FROM requests WHERE id IN (SELECT value FROM json_each(?))"
+AUDITED_VERSIONS_OF = (
+    "SELECT request_id, version FROM audit WHERE request_id IN (SELECT value FROM json_each(?))"
+)
+UPSERT_REQUEST = (
+    "INSERT INTO requests (id, version, deadline, doc, period, live, ends_us) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET version = excluded.version, deadline = excluded.deadline, "
+    "doc = excluded.doc, period = excluded.period, live = excluded.live, ends_us = excluded.ends_us"
+)
+
+
+def _request_row(tracked: TrackedRequest) -> tuple[str, int, str, str, str, int, int]:
+    return (
+        tracked.id,
+        tracked.version,
+        tracked.request.deadline.isoformat(),
+        tracked.model_dump_json(),
+        period_of(tracked.id),
+        int(tracked.is_live),
+        plan_moment(tracked.request.burst_end),
+    )
+
+
+def _add_reach_and_revisions(db: sqlite3.Connection) -> None:
+    """Version 6: the columns a planning cycle reads by, filled in for what is stored."""
+    for statement in (
+        "ALTER TABLE requests ADD COLUMN period TEXT",
+        "ALTER TABLE requests ADD COLUMN live INTEGER",
+        "ALTER TABLE requests ADD COLUMN ends_us INTEGER",
+        "ALTER TABLE traffic ADD COLUMN revision TEXT",
+        "ALTER TABLE latest_plan ADD COLUMN cycle BLOB",
+    ):
+        db.execute(statement)
+    docs = [doc for (doc,) in db.execute("SELECT doc FROM requests")]
+    db.executemany(
+        "UPDATE requests SET period = ?, live = ?, ends_us = ? WHERE id = ?",
+        [(*row[4:], row[0]) for row in map(_request_row, map(_parse_request, docs))],
+    )
+    blobs = db.execute("SELECT key, blob FROM traffic").fetchall()
+    db.executemany(
+        "UPDATE traffic SET revision = ? WHERE key = ?",
+        [(revision_of(blob), key) for key, blob in blobs],
+    )
+
+
+def _parse_request(doc: str) -> TrackedRequest:
+    return TrackedRequest.model_validate_json(doc)
+
+
+# Each entry moves the schema from version i to i + 1 (PRAGMA user_version): SQL statements, or
+# a step that needs Python to fill new columns in.
+MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     """
     CREATE TABLE events (id TEXT PRIMARY KEY, start TEXT NOT NULL, doc TEXT NOT NULL);
     CREATE TABLE requests (
@@ -60,6 +120,7 @@ MIGRATIONS = (
     """
     CREATE TABLE answers (key TEXT PRIMARY KEY, doc TEXT NOT NULL);
     """,
+    _add_reach_and_revisions,
 )
 
 
@@ -112,9 +173,13 @@ class SqliteStore:
                     f"({len(MIGRATIONS)}); upgrade Burst Assurance"
                 )
             for version in range(current, len(MIGRATIONS)):
-                for statement in MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                step = MIGRATIONS[version]
+                if callable(step):
+                    step(db)
+                else:
+                    for statement in step.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
                 db.execute(f"PRAGMA user_version = {version + 1}")
 
     # -- events -------------------------------------------------------------------------------
@@ -180,6 +245,14 @@ class SqliteStore:
         tracked = [TrackedRequest.model_validate_json(doc) for (doc,) in docs]
         return sorted(tracked, key=lambda t: (t.request.deadline, t.id))
 
+    def requests_in_reach(self, reach: Reach) -> list[TrackedRequest]:
+        docs = self._db.execute(
+            "SELECT doc FROM requests WHERE period >= ? OR (live = 1 AND ends_us >= ?)",
+            (reach.first_month, plan_moment(reach.ends_from)),
+        )
+        tracked = [t for t in map(_parse_request, (doc for (doc,) in docs)) if reach.covers(t)]
+        return sorted(tracked, key=lambda t: (t.request.deadline, t.id))
+
     def save_request(
         self,
         tracked: TrackedRequest,
@@ -191,51 +264,115 @@ class SqliteStore:
         with self._transaction() as db:
             if planned_at is not None:
                 self._claim_plan(db, planned_at)
-            row = db.execute("SELECT version FROM requests WHERE id = ?", (tracked.id,)).fetchone()
-            stored_version = row[0] if row else None
-            if stored_version != expected_version:
-                raise Conflict(
-                    f"request {tracked.id} is at version {stored_version}, "
-                    f"not {expected_version} as read"
-                )
-            db.execute(
-                "INSERT INTO requests (id, version, deadline, doc) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
-                "deadline = excluded.deadline, doc = excluded.doc",
-                (
-                    tracked.id,
-                    tracked.version,
-                    tracked.request.deadline.isoformat(),
-                    tracked.model_dump_json(),
-                ),
-            )
-            try:
-                db.execute(
-                    "INSERT INTO audit (request_id, version, doc) VALUES (?, ?, ?)",
-                    (audit.request_id, audit.version, audit.model_dump_json()),
-                )
-            except sqlite3.IntegrityError:
-                raise Conflict(
-                    f"audit entry {audit.request_id} v{audit.version} exists already"
-                ) from None
-            if announce:
-                notice = Notice(request=tracked, audit=audit)
-                db.execute(
-                    "INSERT OR REPLACE INTO notices (request_id, version, doc) VALUES (?, ?, ?)",
-                    (notice.request_id, notice.version, notice.model_dump_json()),
-                )
+            self._write(db, tracked, expected_version, audit, announce)
+
+    def save_requests(
+        self, changes: Sequence[Change], planned_at: dt.datetime | None = None
+    ) -> Saved:
+        written: list[Change] = []
+        conflicted: list[Change] = []
+        for start in range(0, len(changes), CHANGES_PER_TRANSACTION):
+            with self._transaction() as db:
+                if planned_at is not None:
+                    try:
+                        self._claim_plan(db, planned_at)
+                    except StalePlan:
+                        return Saved(written, conflicted, stale=True)
+                batch = changes[start : start + CHANGES_PER_TRANSACTION]
+                fitting, clashing = self._sort_out(db, batch)
+                self._write_all(db, fitting)
+            written.extend(fitting)
+            conflicted.extend(clashing)
+        return Saved(written, conflicted)
 
     @staticmethod
-    def _claim_plan(db: sqlite3.Connection, planned_at: dt.datetime) -> None:
+    def _sort_out(
+        db: sqlite3.Connection, batch: Sequence[Change]
+    ) -> tuple[list[Change], list[Change]]:
+        """The changes that find their expected version and no audit entry in their place,
+        taken in order as if each were written before the next is checked; and the others.
+        The write lock is held: what is read here stays true until the batch is written."""
+        ids = (json.dumps(sorted({c.after.id for c in batch})),)
+        versions = dict(db.execute(VERSIONS_OF, ids))
+        audited = set(db.execute(AUDITED_VERSIONS_OF, ids))
+        fitting: list[Change] = []
+        clashing: list[Change] = []
+        for change in batch:
+            entry = (change.audit.request_id, change.audit.version)
+            if versions.get(change.after.id) != change.expected_version or entry in audited:
+                clashing.append(change)
+                continue
+            fitting.append(change)
+            versions[change.after.id] = change.after.version
+            audited.add(entry)
+        return fitting, clashing
+
+    @staticmethod
+    def _write_all(db: sqlite3.Connection, changes: Sequence[Change]) -> None:
+        db.executemany(UPSERT_REQUEST, [_request_row(c.after) for c in changes])
+        db.executemany(
+            "INSERT INTO audit (request_id, version, doc) VALUES (?, ?, ?)",
+            [(c.audit.request_id, c.audit.version, c.audit.model_dump_json()) for c in changes],
+        )
+        notices = [Notice(request=c.after, audit=c.audit) for c in changes]
+        db.executemany(
+            "INSERT OR REPLACE INTO notices (request_id, version, doc) VALUES (?, ?, ?)",
+            [(n.request_id, n.version, n.model_dump_json()) for n in notices],
+        )
+
+    @staticmethod
+    def _write(
+        db: sqlite3.Connection,
+        tracked: TrackedRequest,
+        expected_version: int | None,
+        audit: AuditEntry,
+        announce: bool,
+    ) -> None:
+        row = db.execute("SELECT version FROM requests WHERE id = ?", (tracked.id,)).fetchone()
+        stored_version = row[0] if row else None
+        if stored_version != expected_version:
+            raise Conflict(
+                f"request {tracked.id} is at version {stored_version}, "
+                f"not {expected_version} as read"
+            )
+        db.execute(UPSERT_REQUEST, _request_row(tracked))
+        try:
+            db.execute(
+                "INSERT INTO audit (request_id, version, doc) VALUES (?, ?, ?)",
+                (audit.request_id, audit.version, audit.model_dump_json()),
+            )
+        except sqlite3.IntegrityError:
+            raise Conflict(
+                f"audit entry {audit.request_id} v{audit.version} exists already"
+            ) from None
+        if announce:
+            notice = Notice(request=tracked, audit=audit)
+            db.execute(
+                "INSERT OR REPLACE INTO notices (request_id, version, doc) VALUES (?, ?, ?)",
+                (notice.request_id, notice.version, notice.model_dump_json()),
+            )
+
+    @staticmethod
+    def _claim_plan(
+        db: sqlite3.Connection, planned_at: dt.datetime, cycle: CycleMark | None = None
+    ) -> None:
         at = plan_moment(planned_at)
         row = db.execute("SELECT at_us FROM latest_plan").fetchone()
         if row and row[0] > at:
             raise StalePlan(f"a plan made after {planned_at.isoformat()} was applied already")
         db.execute(
-            "INSERT INTO latest_plan (one, at_us) VALUES (1, ?) "
-            "ON CONFLICT (one) DO UPDATE SET at_us = excluded.at_us",
-            (at,),
+            "INSERT INTO latest_plan (one, at_us, cycle) VALUES (1, ?, ?) "
+            "ON CONFLICT (one) DO UPDATE SET at_us = excluded.at_us, cycle = excluded.cycle",
+            (at, pack_mark(cycle) if cycle else None),
         )
+
+    def record_plan(self, planned_at: dt.datetime, cycle: CycleMark | None = None) -> None:
+        with self._transaction() as db:
+            self._claim_plan(db, planned_at, cycle)
+
+    def last_cycle(self) -> CycleMark | None:
+        row = self._db.execute("SELECT cycle FROM latest_plan").fetchone()
+        return unpack_mark(row[0]) if row and row[0] is not None else None
 
     def audit_trail(self, request_id: str) -> list[AuditEntry]:
         rows = self._db.execute(
@@ -263,10 +400,12 @@ class SqliteStore:
             for chunk in split_into_chunks(traffic):
                 row = db.execute("SELECT blob FROM traffic WHERE key = ?", (chunk.key,)).fetchone()
                 merged = merge_chunk(Chunk.decode(chunk.key, row[0]) if row else None, chunk)
+                blob = merged.encode()
                 db.execute(
-                    "INSERT INTO traffic (key, blob) VALUES (?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET blob = excluded.blob",
-                    (merged.key, merged.encode()),
+                    "INSERT INTO traffic (key, blob, revision) VALUES (?, ?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET blob = excluded.blob, "
+                    "revision = excluded.revision",
+                    (merged.key, blob, revision_of(blob)),
                 )
 
     def get_traffic(self, span: TimeRange | None = None) -> TrafficSet:
@@ -277,6 +416,13 @@ class SqliteStore:
             "SELECT key, blob FROM traffic WHERE substr(key, -7) BETWEEN ? AND ?", months_of(span)
         )
         return assemble([Chunk.decode(key, blob) for key, blob in rows]).within(span)
+
+    def traffic_revision(self, span: TimeRange) -> str | None:
+        rows = self._db.execute(
+            "SELECT key, revision FROM traffic WHERE substr(key, -7) BETWEEN ? AND ?",
+            months_of(span),
+        )
+        return revision_of_chunks(rows)
 
     def delete_traffic(self, deletion: TrafficDeletion) -> TrafficDeletion:
         with self._transaction() as db:  # the points and the record of their removal, or neither
@@ -290,7 +436,11 @@ class SqliteStore:
                 if kept is None:
                     db.execute("DELETE FROM traffic WHERE key = ?", (key,))
                 else:
-                    db.execute("UPDATE traffic SET blob = ? WHERE key = ?", (kept.encode(), key))
+                    blob = kept.encode()
+                    db.execute(
+                        "UPDATE traffic SET blob = ?, revision = ? WHERE key = ?",
+                        (blob, revision_of(blob), key),
+                    )
             (last,) = db.execute(
                 "SELECT COALESCE(MAX(version), 0) FROM audit WHERE request_id = ?", (TRAFFIC_LOG,)
             ).fetchone()
