@@ -59,3 +59,21 @@ def test_china_loaded_alone_gives_the_library_s_own_calendar(year: int) -> None:
     through_registry = holidays.country_holidays("CN", years=year)
     assert dict(alone) == dict(through_registry)
     assert alone.weekend_workdays == through_registry.weekend_workdays
+
+
+def test_an_api_call_that_needs_no_traffic_loads_no_numpy(tmp_path: Path) -> None:
+    # Listing events builds the runtime (settings, policy, store) and the Spring Festival Galas,
+    # but reads no traffic: NumPy (0.15 s of a cold start) stays out.
+    event = {
+        "resource": "/events", "path": "/events", "httpMethod": "GET",
+        "headers": {"Authorization": "Bearer startup-token"}, "multiValueHeaders": {},
+        "queryStringParameters": None, "multiValueQueryStringParameters": None,
+        "pathParameters": None, "stageVariables": None, "body": None, "isBase64Encoded": False,
+        "requestContext": {"resourcePath": "/events", "httpMethod": "GET", "stage": "api"},
+    }  # fmt: skip
+    modules = loaded_after(
+        f"import app\nassert app.app({event!r}, None)['statusCode'] == 200",
+        {"BURST_ASSURANCE_DATA_DIR": str(tmp_path), "BURST_ASSURANCE_API_TOKEN": "startup-token"},
+    )
+    assert "chalicelib.adapters.store.sqlite" in modules
+    assert "numpy" not in modules

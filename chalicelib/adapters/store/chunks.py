@@ -3,14 +3,14 @@
 A month of 5-minute points is 8,928 float64 values; zlib-compressed it fits easily in one
 DynamoDB item (400 KB) or SQLite row, and a re-upload rewrites only the months it touches. A read
 of a time range reads only the months it touches (``months_of``), so a stray point stored years
-away costs nothing until someone asks for its month.
+away costs nothing until someone asks for its month. The keys, months and revisions, which need
+no NumPy, are in ``chunk_keys``: a store loads this module only when it touches traffic.
 """
 
 from __future__ import annotations
 
-import hashlib
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,13 +19,9 @@ from chalicelib.domain.traffic import (
     STEP_SECONDS,
     Series,
     TimeRange,
-    TrafficDeletion,
     TrafficSet,
     overlay,
 )
-
-# The audit id under which stores log deletions of traffic (no request id starts with '#').
-TRAFFIC_LOG = "#traffic"
 
 
 @dataclass(frozen=True)
@@ -108,39 +104,3 @@ def assemble(chunks: Iterator[Chunk] | list[Chunk]) -> TrafficSet:
             np.concatenate([c.values for c in parts]),
         )  # fmt: skip
     return result
-
-
-def revision_of(blob: bytes) -> str:
-    """A stored chunk's revision: its content's, so that the same points give the same one."""
-    return hashlib.blake2b(blob, digest_size=12).hexdigest()
-
-
-def revision_of_chunks(revisions: Iterable[tuple[str, str]]) -> str:
-    """One token for many chunks, from their (key, revision) pairs in any order."""
-    digest = hashlib.blake2b(digest_size=16)
-    for key, revision in sorted(revisions):
-        digest.update(f"{key}={revision}\n".encode())
-    return digest.hexdigest()
-
-
-def month_of(key: str) -> str:
-    """YYYY-MM of a chunk key."""
-    return key.rsplit("/", 1)[-1]
-
-
-def months_of(span: TimeRange) -> tuple[str, str]:
-    """The first and last UTC month (YYYY-MM) with a point in ``span``; compared as strings,
-    a chunk's month lies between them exactly when it may hold one of the span's points."""
-    lo, hi = span.epochs
-    first, last = np.array([lo, hi - 1], dtype="datetime64[s]").astype("datetime64[M]")
-    return str(first), str(last)
-
-
-def in_months(key: str, months: tuple[str, str]) -> bool:
-    return months[0] <= month_of(key) <= months[1]
-
-
-def touched_by(key: str, deletion: TrafficDeletion) -> bool:
-    """Whether the chunk at ``key`` may hold points the deletion removes."""
-    metric, scope, _ = key.split("/")
-    return deletion.covers(metric, scope) and in_months(key, months_of(deletion.span))

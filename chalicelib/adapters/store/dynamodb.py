@@ -32,21 +32,17 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from chalicelib.adapters.store.chunks import (
+from chalicelib.adapters.store.chunk_keys import (
     TRAFFIC_LOG,
-    Chunk,
-    assemble,
     in_months,
-    merge_chunk,
     months_of,
     revision_of_chunks,
-    split_into_chunks,
     touched_by,
 )
 from chalicelib.adapters.store.plans import LATEST_PLAN_ID, pack_mark, plan_moment, unpack_mark
@@ -54,8 +50,11 @@ from chalicelib.domain.errors import Conflict, StalePlan
 from chalicelib.domain.events import Event
 from chalicelib.domain.notices import Notice, in_sending_order
 from chalicelib.domain.tracking import AuditEntry, Change, Reach, TrackedRequest, period_of
-from chalicelib.domain.traffic import TimeRange, TrafficDeletion, TrafficSet
 from chalicelib.workflows.ports import ANY, Answer, CycleMark, Saved
+
+if TYPE_CHECKING:  # traffic (and NumPy) load with the first traffic call, not with the store
+    from chalicelib.adapters.store.chunks import Chunk
+    from chalicelib.domain.traffic import TimeRange, TrafficDeletion, TrafficSet
 
 # The answers kept under idempotency keys live in the events table, under ids no event can have
 # (event ids start with a letter or digit); list_events leaves them out.
@@ -460,6 +459,8 @@ class DynamoStore:
         """Merged over the stored chunks and switched in at once. A writer that loses the
         switch to another re-merges only the chunks the other changed, after a pause that
         grows with every loss (jittered, so that racing writers spread out)."""
+        from chalicelib.adapters.store.chunks import merge_chunk, split_into_chunks
+
         uploaded = {chunk.key: chunk for chunk in split_into_chunks(traffic)}
         if uploaded:
             self._commit(lambda _: sorted(uploaded), lambda k, old: merge_chunk(old, uploaded[k]))
@@ -491,6 +492,8 @@ class DynamoStore:
         return done[0]
 
     def traffic_deletions(self) -> list[TrafficDeletion]:
+        from chalicelib.domain.traffic import TrafficDeletion
+
         items = self._paged(
             "query",
             TableName=self.audit_table,
@@ -526,6 +529,8 @@ class DynamoStore:
         return revision_of_chunks(items.items())
 
     def get_traffic(self, span: TimeRange | None = None) -> TrafficSet:
+        from chalicelib.adapters.store.chunks import Chunk, assemble
+
         months = months_of(span) if span else None
         for attempt in range(UPLOAD_ATTEMPTS):
             head = self._read_head()
@@ -583,6 +588,8 @@ class DynamoStore:
     ) -> bool:
         """Put the changed versions of ``keys`` (as read in ``head``) as new items. False when
         an item the head names is gone already: a newer head exists, read it again."""
+        from chalicelib.adapters.store.chunks import Chunk
+
         read = {key: head.items.get(key) for key in keys}
         blobs = self._read_items(item for item in read.values() if item)
         if any(item and item not in blobs for item in read.values()):

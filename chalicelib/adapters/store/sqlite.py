@@ -17,17 +17,13 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.store.chunks import (
+from chalicelib.adapters.store.chunk_keys import (
     TRAFFIC_LOG,
-    Chunk,
-    assemble,
-    merge_chunk,
     months_of,
     revision_of,
     revision_of_chunks,
-    split_into_chunks,
     touched_by,
 )
 from chalicelib.adapters.store.plans import pack_mark, plan_moment, unpack_mark
@@ -35,8 +31,10 @@ from chalicelib.domain.errors import Conflict, StalePlan
 from chalicelib.domain.events import Event
 from chalicelib.domain.notices import Notice, in_sending_order
 from chalicelib.domain.tracking import AuditEntry, Change, Reach, TrackedRequest, period_of
-from chalicelib.domain.traffic import TimeRange, TrafficDeletion, TrafficSet
 from chalicelib.workflows.ports import ANY, Answer, CycleMark, Saved
+
+if TYPE_CHECKING:  # traffic (and NumPy) load with the first traffic call, not with the store
+    from chalicelib.domain.traffic import TimeRange, TrafficDeletion, TrafficSet
 
 # Changes written per transaction: a cycle with thousands holds the write lock for a moment at a
 # time, not for all of them.
@@ -396,6 +394,8 @@ class SqliteStore:
     # -- traffic ------------------------------------------------------------------------------
 
     def put_traffic(self, traffic: TrafficSet) -> None:
+        from chalicelib.adapters.store.chunks import Chunk, merge_chunk, split_into_chunks
+
         with self._transaction() as db:  # all chunks of one upload, or none
             for chunk in split_into_chunks(traffic):
                 row = db.execute("SELECT blob FROM traffic WHERE key = ?", (chunk.key,)).fetchone()
@@ -409,6 +409,8 @@ class SqliteStore:
                 )
 
     def get_traffic(self, span: TimeRange | None = None) -> TrafficSet:
+        from chalicelib.adapters.store.chunks import Chunk, assemble
+
         if span is None:
             rows = self._db.execute("SELECT key, blob FROM traffic")
             return assemble([Chunk.decode(key, blob) for key, blob in rows])
@@ -425,6 +427,8 @@ class SqliteStore:
         return revision_of_chunks(rows)
 
     def delete_traffic(self, deletion: TrafficDeletion) -> TrafficDeletion:
+        from chalicelib.adapters.store.chunks import Chunk
+
         with self._transaction() as db:  # the points and the record of their removal, or neither
             removed = 0
             keys = [key for (key,) in db.execute("SELECT key FROM traffic")]
@@ -452,6 +456,8 @@ class SqliteStore:
         return record
 
     def traffic_deletions(self) -> list[TrafficDeletion]:
+        from chalicelib.domain.traffic import TrafficDeletion
+
         rows = self._db.execute(
             "SELECT doc FROM audit WHERE request_id = ? ORDER BY version", (TRAFFIC_LOG,)
         )
