@@ -26,7 +26,7 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.planner import make_plan
 from chalicelib.domain.policy import Policy
 from chalicelib.domain.tracking import AuditEntry, Change, Presence, TrackedRequest
-from chalicelib.domain.traffic import parse_csv
+from chalicelib.domain.traffic_parsing import parse_csv
 from chalicelib.workflows.approvals import decide_request
 from chalicelib.workflows.planning import apply_plan
 from chalicelib.workflows.ports import Saved, Store

@@ -21,7 +21,7 @@ from chalicelib.domain.planner import make_plan
 from chalicelib.domain.policy import Policy
 from chalicelib.domain.tickets import Ticket
 from chalicelib.domain.tracking import RequestState, TrackedRequest
-from chalicelib.domain.traffic import parse_csv
+from chalicelib.domain.traffic_parsing import parse_csv
 from chalicelib.workflows.approvals import decide_request
 from chalicelib.workflows.filing import file_request, mark_filed
 from chalicelib.workflows.notices import dispatch_notices

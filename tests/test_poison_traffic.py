@@ -30,10 +30,9 @@ from chalicelib.domain.traffic import (
     TrafficError,
     TrafficSet,
     accepted_dates,
-    parse_csv,
-    parse_rows,
     planning_window,
 )
+from chalicelib.domain.traffic_parsing import parse_csv, parse_rows
 from chalicelib.entry import clock
 from chalicelib.entry.cli_forecasts import add_forecasts_parser
 from chalicelib.entry.s3_drop import ingest_object

@@ -24,7 +24,7 @@ from chalicelib.adapters.slack.messages import REASON_ACTION, REASON_BLOCK, REJE
 from chalicelib.config import bootstrap
 from chalicelib.domain import lifecycle
 from chalicelib.domain.tracking import RequestState
-from chalicelib.domain.traffic import parse_csv
+from chalicelib.domain.traffic_parsing import parse_csv
 from chalicelib.entry import clock
 from chalicelib.workflows.approvals import decide_request
 

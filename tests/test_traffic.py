@@ -17,16 +17,16 @@ from hypothesis import strategies as st
 
 from chalicelib.adapters.traffic_files import load_file, load_files
 from chalicelib.domain.errors import InputError
+from chalicelib.domain.policy import DEFAULT_BANDWIDTH_CEILING_GBPS
 from chalicelib.domain.traffic import (
-    DEFAULT_BANDWIDTH_CEILING_GBPS,
     MAX_REPORTED_ERRORS,
+    Series,
     TrafficError,
     TrafficSet,
-    parse_csv,
-    parse_json,
-    parse_rows,
+    overlay,
     sparse_series,
 )
+from chalicelib.domain.traffic_parsing import parse_csv, parse_json, parse_rows
 
 # 2026-03-09 00:00 in Shanghai is 2026-03-08 16:00 UTC.
 MIDNIGHT = int(dt.datetime(2026, 3, 8, 16, 0, tzinfo=UTC).timestamp())
@@ -752,3 +752,28 @@ def test_a_digit_separator_is_refused_not_read_as_a_number(value: str) -> None:
     assert problems_of(excinfo) == [
         f"f.json: item 0: value {value!r} has a digit separator; write plain digits like 1000"
     ]
+
+
+def test_a_json_integer_past_any_float_is_refused_as_not_finite() -> None:
+    # float(10**400) raises OverflowError, which used to escape as a 500.
+    with pytest.raises(TrafficError, match=r"item 0: value 1000+ is not a finite number"):
+        parse_rows([_row(value=10**400)], "upload")
+
+
+_STEPS = st.sets(st.integers(0, 60), max_size=40).map(sorted)
+
+
+@given(_STEPS, _STEPS)
+def test_overlay_keeps_every_point_and_the_newer_value_where_both_have_one(
+    old_steps: list[int], new_steps: list[int]
+) -> None:
+    def series(steps: list[int], value: float) -> Series:
+        times = np.array(steps, dtype=np.int64) * 300
+        return Series("bandwidth", "CN", times, np.full(len(steps), value) + times / 1e6)
+
+    old, new = series(old_steps, 1.0), series(new_steps, 2.0)
+    expected = dict(zip(old.times.tolist(), old.values.tolist(), strict=True))
+    expected.update(zip(new.times.tolist(), new.values.tolist(), strict=True))
+    merged = overlay(old, new)
+    assert merged.times.tolist() == sorted(expected)
+    assert merged.values.tolist() == [expected[t] for t in sorted(expected)]

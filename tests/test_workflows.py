@@ -16,7 +16,8 @@ from chalicelib.adapters.traffic_sources import StoredTrafficSource
 from chalicelib.domain.events import Event
 from chalicelib.domain.policy import Policy
 from chalicelib.domain.tracking import Presence
-from chalicelib.domain.traffic import TrafficSet, parse_csv
+from chalicelib.domain.traffic import TrafficSet
+from chalicelib.domain.traffic_parsing import parse_csv
 from chalicelib.workflows.approvals import decide_request
 from chalicelib.workflows.events import remove_event, save_event
 from chalicelib.workflows.notices import dispatch_notices

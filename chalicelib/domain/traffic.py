@@ -1,33 +1,24 @@
 """Traffic series: actuals and forecasts at 5-minute points (docs/data-formats.md#traffic-csv).
 
-``parse_csv`` and ``parse_rows`` turn text or JSON rows into a ``TrafficSet``, checking every row;
-a file with any bad row raises ``TrafficError`` naming file, line and reason, and yields nothing.
-Besides the format, a row must be plausible: bandwidth at most the policy's ceiling (a larger
-figure is almost always Mbit/s given as Gbit/s), concurrency a whole number of tasks, and a time
-within the accepted dates (``accepted_dates``). ``parse_csv_lines`` reads a file line by line and
-keeps only three numbers per point, so a large file is parsed in a small multiple of its points.
-``sparse_series`` names the series spaced wider than 5 minutes, whose peaks are understated;
-``planning_window`` is the span of traffic a plan made at ``now`` reads.
+A ``TrafficSet`` holds one ``Series`` per metric and scope. ``traffic_parsing`` reads them from
+CSV or JSON, checking every row. ``sparse_series`` names the series spaced wider than 5 minutes,
+whose peaks are understated; ``planning_window`` is the span of traffic a plan made at ``now``
+reads; a ``TrafficDeletion`` takes stored points out.
 """
 
 from __future__ import annotations
 
 import calendar
-import csv
 import datetime as dt
-import io
-import json
 import math
-from array import array
-from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from chalicelib.domain.errors import InputError
-from chalicelib.domain.policy import DEFAULT_BANDWIDTH_CEILING_GBPS, Policy
+from chalicelib.domain.model import Model
+from chalicelib.domain.policy import Policy
 from chalicelib.domain.vocabulary import BILLING_AREAS, VAS_KINDS, Metric
 
 STEP_SECONDS = 300
@@ -35,12 +26,6 @@ COLUMNS = ("time", "metric", "scope", "value")
 SCOPES_BY_METRIC = {"bandwidth": frozenset(BILLING_AREAS), "concurrency": frozenset(VAS_KINDS)}
 UNITS = {"bandwidth": "Gbit/s", "concurrency": "tasks"}
 MAX_REPORTED_ERRORS = 20
-# Problems kept word for word; past this a file is plainly not traffic, and the rest are counted.
-MAX_KEPT_PROBLEMS = 1_000
-
-# A row's time, metric, scope and value to check, or the reason it is bad already found while
-# reading it (a str).
-Row = tuple[Any, Any, Any, Any] | str
 
 
 class TrafficError(InputError):
@@ -170,266 +155,13 @@ class TrafficSet:
 
 def overlay(old: Series, new: Series) -> Series:
     """``old`` with ``new``'s points added; where both have a point, ``new`` wins."""
-    keep = ~np.isin(old.times, new.times)
+    # Both are sorted without repeats: a binary search finds the old points new also has.
+    at = np.searchsorted(new.times, old.times).clip(max=max(len(new.times) - 1, 0))
+    keep = new.times[at] != old.times if len(new.times) else np.ones(len(old.times), bool)
     times = np.concatenate([old.times[keep], new.times])
     values = np.concatenate([old.values[keep], new.values])
     order = np.argsort(times, kind="stable")
     return Series(old.metric, old.scope, times[order], values[order])
-
-
-# -- parsing -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RowChecks:
-    """What a row must be, besides well formed, to be believed."""
-
-    bandwidth_ceiling_gbps: float
-    dates: TimeRange
-    # The dates as epoch seconds, computed once: they are checked on every row of large files.
-    earliest: int = field(init=False)
-    latest: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        earliest, latest = self.dates.epochs
-        object.__setattr__(self, "earliest", earliest)
-        object.__setattr__(self, "latest", latest)
-
-
-def parse_csv(
-    text: str,
-    source: str = "<csv>",
-    *,
-    bandwidth_ceiling_gbps: float = DEFAULT_BANDWIDTH_CEILING_GBPS,
-    dates: TimeRange = DEFAULT_ACCEPTED_DATES,
-) -> TrafficSet:
-    return parse_csv_lines(
-        io.StringIO(text), source, bandwidth_ceiling_gbps=bandwidth_ceiling_gbps, dates=dates
-    )
-
-
-def parse_csv_lines(
-    lines: Iterable[str],
-    source: str = "<csv>",
-    *,
-    bandwidth_ceiling_gbps: float = DEFAULT_BANDWIDTH_CEILING_GBPS,
-    dates: TimeRange = DEFAULT_ACCEPTED_DATES,
-) -> TrafficSet:
-    """CSV read line by line (a file, a stream): nothing holds the whole text."""
-    reader = csv.reader(lines)
-    checks = RowChecks(bandwidth_ceiling_gbps, dates)
-    try:
-        return _build(_csv_rows(reader, source), lambda line: f"{source}:{line}", source, checks)
-    except csv.Error as exc:  # e.g. a stray carriage return inside an unquoted field
-        raise TrafficError([f"{source}:{reader.line_num}: not valid CSV: {exc}"]) from None
-
-
-def _csv_rows(reader: Iterator[list[str]], source: str) -> Iterator[tuple[int, Row]]:
-    header = next(reader, None)
-    if header is None:
-        raise TrafficError([f"{source}: empty file; expected the header {','.join(COLUMNS)}"])
-    if [h.strip() for h in header] != list(COLUMNS):
-        raise TrafficError(
-            [f"{source}:1: header must be {','.join(COLUMNS)}, got {','.join(header)}"]
-        )
-    for line, record in enumerate(reader, start=2):
-        if not "".join(record).strip():
-            continue
-        if len(record) != len(COLUMNS):
-            yield line, f"expected {len(COLUMNS)} columns, got {len(record)}"
-        else:
-            yield line, (record[0], record[1], record[2], record[3])
-
-
-def parse_json(
-    text: str,
-    source: str = "<json>",
-    *,
-    bandwidth_ceiling_gbps: float = DEFAULT_BANDWIDTH_CEILING_GBPS,
-    dates: TimeRange = DEFAULT_ACCEPTED_DATES,
-) -> TrafficSet:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TrafficError([f"{source}:{exc.lineno}: not valid JSON: {exc.msg}"]) from None
-    return parse_rows(data, source, bandwidth_ceiling_gbps=bandwidth_ceiling_gbps, dates=dates)
-
-
-def parse_rows(
-    data: Any,
-    source: str = "<json>",
-    *,
-    bandwidth_ceiling_gbps: float = DEFAULT_BANDWIDTH_CEILING_GBPS,
-    dates: TimeRange = DEFAULT_ACCEPTED_DATES,
-) -> TrafficSet:
-    """JSON rows: a list of {time, metric, scope, value} objects, or {"points": [...]}."""
-    if isinstance(data, dict) and set(data) == {"points"}:
-        data = data["points"]
-    if not isinstance(data, list):
-        raise TrafficError([f"{source}: expected a list of points or an object with 'points'"])
-
-    def rows() -> Iterator[tuple[int, Row]]:
-        for index, item in enumerate(data):
-            yield index, _json_row(item)
-
-    checks = RowChecks(bandwidth_ceiling_gbps, dates)
-    return _build(rows(), lambda index: f"{source}: item {index}", source, checks)
-
-
-class _Points:
-    """One series' points as read: time, value and the row each came from (24 bytes a point)."""
-
-    def __init__(self) -> None:
-        self.times = array("q")
-        self.values = array("d")
-        self.rows = array("q")
-
-    def add(self, epoch: int, value: float, row: int) -> None:
-        self.times.append(epoch)
-        self.values.append(value)
-        self.rows.append(row)
-
-    def sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Times, values and rows by time; equal times stay in the order they were given."""
-        times = np.frombuffer(self.times, dtype=np.int64)
-        order = np.argsort(times, kind="stable")
-        values = np.frombuffer(self.values, dtype=np.float64)
-        rows = np.frombuffer(self.rows, dtype=np.int64)
-        return times[order], values[order], rows[order]
-
-
-class _Problems:
-    """Problems by row, the first MAX_KEPT_PROBLEMS of them word for word."""
-
-    def __init__(self, where: Callable[[int], str]) -> None:
-        self.where = where
-        self.kept: list[tuple[int, str]] = []
-        self.uncounted = 0
-
-    def add(self, row: int, reason: str) -> None:
-        if len(self.kept) < MAX_KEPT_PROBLEMS:
-            self.kept.append((row, f"{self.where(row)}: {reason}"))
-        else:
-            self.uncounted += 1
-
-    def raise_any(self) -> None:
-        if self.kept:
-            self.kept.sort(key=lambda problem: problem[0])
-            raise TrafficError([text for _, text in self.kept], self.uncounted)
-
-
-def _build(
-    rows: Iterable[tuple[int, Row]], where: Callable[[int], str], source: str, checks: RowChecks
-) -> TrafficSet:
-    """``rows``: (row number, row or the reason it is bad); ``where`` names a row number."""
-    problems = _Problems(where)
-    points: dict[tuple[str, str], _Points] = {}
-    for row_number, row in rows:
-        if isinstance(row, str):
-            problems.add(row_number, row)
-            continue
-        try:
-            metric, scope, epoch, value = _check_row(row, checks)
-        except ValueError as exc:
-            problems.add(row_number, str(exc))
-            continue
-        series = points.get((metric, scope))
-        if series is None:
-            series = points[(metric, scope)] = _Points()
-        series.add(epoch, value, row_number)
-    result = TrafficSet()
-    for (metric, scope), found in points.items():
-        times, values, row_numbers = found.sorted()
-        repeats = np.flatnonzero(times[1:] == times[:-1]) + 1
-        for index in repeats.tolist():
-            first = index - 1
-            while first > 0 and times[first - 1] == times[index]:
-                first -= 1
-            duplicate, original = int(row_numbers[index]), int(row_numbers[first])
-            problems.add(duplicate, f"duplicate point, first given at {where(original)}")
-        result.series[(metric, scope)] = Series(metric, scope, times, values)
-    problems.raise_any()
-    if not result.series:
-        raise TrafficError([f"{source}: no data points"])
-    return result
-
-
-def _json_row(item: Any) -> Row:
-    if not isinstance(item, dict):
-        return "expected an object with time, metric, scope and value"
-    unknown = set(item) - set(COLUMNS)
-    if unknown:
-        return f"unknown field(s) {', '.join(sorted(unknown))}"
-    missing = [c for c in COLUMNS if c not in item]
-    if missing:
-        return f"missing field(s) {', '.join(missing)}"
-    return item["time"], item["metric"], item["scope"], item["value"]
-
-
-def _check_row(row: tuple[Any, Any, Any, Any], checks: RowChecks) -> tuple[str, str, int, float]:
-    raw_time, raw_metric, raw_scope, raw_value = row
-    metric = str(raw_metric).strip()
-    if metric not in SCOPES_BY_METRIC:
-        raise ValueError(f"unknown metric {metric!r}; expected bandwidth or concurrency")
-    scope = str(raw_scope).strip()
-    if scope not in SCOPES_BY_METRIC[metric]:
-        allowed = ", ".join(sorted(SCOPES_BY_METRIC[metric]))
-        raise ValueError(f"unknown scope {scope!r} for {metric}; expected one of {allowed}")
-    epoch = parse_point_time(raw_time)
-    if not checks.earliest <= epoch < checks.latest:
-        raise ValueError(
-            f"time {raw_time.strip()!r} is outside the accepted dates, {checks.dates} "
-            "(ingestion.earliest, ingestion.years_ahead); is the year right?"
-        )
-    value = _parse_value(raw_value)
-    ceiling = checks.bandwidth_ceiling_gbps
-    if metric == "bandwidth" and value > ceiling:
-        raise ValueError(
-            f"bandwidth {value!r} Gbit/s is above the ceiling of "
-            f"{_figure(ceiling)} Gbit/s (bandwidth_ceiling_gbps); "
-            "was it given in Mbit/s?"
-        )
-    if metric == "concurrency" and not value.is_integer():
-        raise ValueError(f"concurrency {value!r} is not a whole number of tasks")
-    return metric, scope, epoch, value
-
-
-def _figure(number: float) -> str:
-    """20000 rather than 20000.0 for a whole number; 99.5 as it is."""
-    return str(int(number)) if float(number).is_integer() else repr(float(number))
-
-
-def parse_point_time(raw: Any) -> int:
-    """UTC epoch seconds of an ISO 8601 time with an offset, on a 5-minute boundary."""
-    if not isinstance(raw, str):
-        raise ValueError(f"time must be an ISO 8601 string, got {raw!r}")
-    text = raw.strip()
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"time {text!r} is not ISO 8601") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"time {text!r} has no UTC offset")
-    epoch = moment.timestamp()
-    if epoch % STEP_SECONDS:
-        raise ValueError(f"time {text!r} is not on a 5-minute boundary")
-    return int(epoch)
-
-
-def _parse_value(raw: Any) -> float:
-    if isinstance(raw, bool):
-        raise ValueError(f"value must be a number, got {raw!r}")
-    if isinstance(raw, str) and "_" in raw:  # float() reads "1_000" as 1000: a typo, most likely
-        raise ValueError(f"value {raw!r} has a digit separator; write plain digits like 1000")
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"value {raw!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"value {raw!r} is not a finite number")
-    if value < 0:
-        raise ValueError(f"value {raw!r} is negative")
-    return value
 
 
 # -- plausibility ------------------------------------------------------------------------------
@@ -455,7 +187,7 @@ def sparse_series(traffic: TrafficSet) -> list[tuple[str, str, int]]:
 # -- deletion ----------------------------------------------------------------------------------
 
 
-class TrafficDeletion(BaseModel):
+class TrafficDeletion(Model):
     """Stored points taken out: of one series, every series of a metric, or all (no metric),
     in [start, end). The store fills in ``points`` (how many it removed) and ``sequence`` (the
     record's place in the append-only log of deletions)."""

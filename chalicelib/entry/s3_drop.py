@@ -19,10 +19,11 @@ import logging
 from typing import Any
 
 from chalicelib.adapters.ical import read_calendar_bytes
-from chalicelib.adapters.traffic_files import text_lines
+from chalicelib.adapters.traffic_files import text_blocks
 from chalicelib.domain.errors import InputError
 from chalicelib.domain.policy import Policy
-from chalicelib.domain.traffic import accepted_dates, parse_csv_lines
+from chalicelib.domain.traffic import accepted_dates
+from chalicelib.domain.traffic_parsing import parse_csv_blocks
 from chalicelib.workflows.events import recurrence_window, store_events
 from chalicelib.workflows.ingestion import ingest_traffic
 from chalicelib.workflows.ports import Store
@@ -62,8 +63,8 @@ def ingest_object(
         return {"stored": False, "reason": reason}
     body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     try:
-        traffic = parse_csv_lines(
-            text_lines(body, where),
+        traffic = parse_csv_blocks(
+            text_blocks(body, where),
             where,
             bandwidth_ceiling_gbps=policy.bandwidth_ceiling_gbps,
             dates=accepted_dates(policy, now),

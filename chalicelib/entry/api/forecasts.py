@@ -59,7 +59,8 @@ class TrafficDeletionRecord(Model):
 )  # fmt: skip
 def upload_forecast(rt: Runtime) -> Response:
     # NumPy loads here, not at import
-    from chalicelib.domain.traffic import accepted_dates, parse_csv, parse_rows
+    from chalicelib.domain.traffic import accepted_dates
+    from chalicelib.domain.traffic_parsing import parse_csv, parse_rows
 
     ceiling = rt.policy.bandwidth_ceiling_gbps
     dates = accepted_dates(rt.policy, clock.utc_now())
