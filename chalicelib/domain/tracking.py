@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, computed_field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
 
 from chalicelib.domain.assurance import AssuranceRequest, Plan, Status
+from chalicelib.domain.model import Model
 
 PLANNER = "planner"
 
@@ -27,7 +28,7 @@ class Presence(StrEnum):
     WITHDRAWN = "withdrawn"  # the latest forecast no longer shows it; kept, with its history
 
 
-class Decision(BaseModel):
+class Decision(Model):
     model_config = ConfigDict(frozen=True)
     outcome: Literal["approved", "rejected"]
     by: str
@@ -60,7 +61,7 @@ class RequestState(StrEnum):
     MISSED = "missed"  # the deadline passed unfiled: the burst has no SLA protection
 
 
-class Filing(BaseModel):
+class Filing(Model):
     """The attempt to file a ticket, recorded before the provider is called: the provider has no
     idempotency token, so after an unknown outcome the marker is how the case is found again."""
 
@@ -78,7 +79,7 @@ class Filing(BaseModel):
     group: tuple[str, ...] = ()
 
 
-class TrackedRequest(BaseModel):
+class TrackedRequest(Model):
     model_config = ConfigDict(frozen=True)
 
     request: AssuranceRequest
@@ -125,7 +126,7 @@ class TrackedRequest(BaseModel):
         return self.state in waiting
 
 
-class AuditEntry(BaseModel):
+class AuditEntry(Model):
     """One append-only line of a request's history. (request_id, version) is unique."""
 
     model_config = ConfigDict(frozen=True)
@@ -135,7 +136,7 @@ class AuditEntry(BaseModel):
     at: AwareDatetime
     actor: str
     action: str  # created | updated | moved | withdrawn | restored | decided | filed ...
-    changes: dict[str, tuple[Any, Any]] = {}
+    changes: dict[str, tuple[Any, Any]] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
