@@ -51,17 +51,12 @@ def ingest_object(
     max_bytes: int = MAX_OBJECT_BYTES,
 ) -> dict[str, Any]:
     """Store the CSV at s3://bucket/key if every row passes the policy's checks at ``now``."""
-    if s3 is None:
-        import boto3
-
-        s3 = boto3.client("s3")
     where = f"s3://{bucket}/{key}"
-    size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
-    if size > max_bytes:
-        reason = f"{where} is {size} bytes, over the limit of {max_bytes} bytes (max_object_bytes)"
+    body = _body_within(s3, bucket, key, max_bytes)
+    if isinstance(body, str):
+        reason = f"{where} is {body} (max_object_bytes)"
         log.error("rejected %s", reason)
         return {"stored": False, "reason": reason}
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     try:
         traffic = parse_csv_blocks(
             text_blocks(body, where),
@@ -103,14 +98,9 @@ def import_calendar_object(
         return {"stored": False, "reason": f"{where} is a folder"}
     if not key.lower().endswith(CALENDAR_SUFFIXES):
         return _rejected(log, where, f"not a calendar: the name must end in {_suffixes()}")
-    if s3 is None:
-        import boto3
-
-        s3 = boto3.client("s3")
-    size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
-    if size > max_bytes:
-        return _rejected(log, where, f"{size} bytes, over the limit of {max_bytes} bytes")
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    body = _body_within(s3, bucket, key, max_bytes)
+    if isinstance(body, str):
+        return _rejected(log, where, body)
     try:
         raw = body.read(max_bytes + 1)  # the object may have been replaced since it was sized
     finally:
@@ -134,6 +124,19 @@ def import_calendar_object(
         where, len(events), major, written,
     )  # fmt: skip
     return {"stored": True, "events": len(events), "major": major, "written": written}
+
+
+def _body_within(s3: Any, bucket: str, key: str, max_bytes: int) -> Any:
+    """The object's streaming body; or, for an object over ``max_bytes``, why it is refused
+    unread (a str)."""
+    if s3 is None:
+        import boto3
+
+        s3 = boto3.client("s3")
+    size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+    if size > max_bytes:
+        return f"{size} bytes, over the limit of {max_bytes} bytes"
+    return s3.get_object(Bucket=bucket, Key=key)["Body"]
 
 
 def marking_of(key: str) -> bool | None:
