@@ -6,6 +6,7 @@ NaN marks a point with no data. Every series of a grid shares the same days.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import functools
 from collections.abc import Sequence
@@ -44,7 +45,9 @@ class DayGrid:
 
     @functools.cached_property
     def day_labels(self) -> tuple[str, ...]:
-        return tuple(self.day(i).isoformat() for i in range(self.days))
+        """Each day's ISO date, YYYY-MM-DD."""
+        first = np.datetime64(self.first_day, "D")
+        return tuple(np.arange(first, first + self.days).astype(str).tolist())
 
     def day(self, index: int) -> dt.date:
         return self.first_day + dt.timedelta(days=int(index))
@@ -55,12 +58,12 @@ class DayGrid:
     def months(self) -> list[tuple[str, int, int]]:
         """(YYYY-MM, first day index, end day index) for each calendar month the grid touches."""
         result: list[tuple[str, int, int]] = []
-        for index in range(self.days):
-            label = self.day(index).strftime("%Y-%m")
-            if result and result[-1][0] == label:
-                result[-1] = (label, result[-1][1], index + 1)
-            else:
-                result.append((label, index, index + 1))
+        first = 0
+        while first < self.days:
+            day = self.day(first)
+            end = min(self.days, first + calendar.monthrange(day.year, day.month)[1] - day.day + 1)
+            result.append((f"{day.year:04d}-{day.month:02d}", first, end))
+            first = end
         return result
 
 

@@ -1,23 +1,31 @@
 """The three burst rules of the Live SLA (docs/rules.md), vectorised over a DayGrid.
 
-Each rule first works on daily peaks (one pass over the points), which rules out almost every day;
-only the surviving days and months are looked at point by point. A burst runs from its first
-firing point until the series falls back below the level that made it fire (rule a: to the
-month's end), across midnight if need be. Its identity is the period its first point falls in
-(the month for rule a, the local day for rules b and c), so a re-run on a changed forecast finds
-the same burst again.
+Each rule first works on daily peaks (one pass over the points, shared by rules a and b), which
+rules out almost every day; only the surviving days and months are looked at point by point:
+rule a charges only the months whose highest point passes the threshold (and the months before
+them), and finds a burst's first point on the first day whose peak fires; rule b ends a burst
+inside its day without a search; rule c computes its baselines only on the days over its
+threshold (and the days they look back to), and ends each day's first surge for all days at
+once. tests/test_rules_fast.py checks each shortcut against a plain reading over every point.
+
+A burst runs from its first firing point until the series falls back below the level that made
+it fire (rule a: to the month's end), across midnight if need be. Its identity is the period its
+first point falls in (the month for rule a, the local day for rules b and c), so a re-run on a
+changed forecast finds the same burst again.
 """
 
 from __future__ import annotations
 
+import bisect
 import calendar
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from chalicelib.domain.billing import charged_bandwidth
+from chalicelib.domain.billing import charge
 from chalicelib.domain.grid import POINTS_PER_DAY, DayGrid, build_grid
 from chalicelib.domain.policy import Policy
 from chalicelib.domain.traffic import STEP_SECONDS, UNITS, TrafficSet
@@ -82,21 +90,16 @@ def _reaches(value: Any, level: Any) -> np.ndarray:
     return np.asarray(value >= level - REL_TOL * np.abs(level))
 
 
-def _first_last(mask: np.ndarray) -> tuple[int, int]:
-    hits = np.flatnonzero(mask)
-    return int(hits[0]), int(hits[-1])
-
-
 def _run_end(x: np.ndarray, start: int, stays: Callable[[np.ndarray], np.ndarray]) -> int:
     """The first index after ``start`` whose point no longer ``stays`` in the burst (a point
     without data ends it too), or len(x). Looks a day ahead, then twice as far, and so on."""
     lo, size = start + 1, POINTS_PER_DAY
     while lo < len(x):
         hi = min(len(x), lo + size)
-        with np.errstate(invalid="ignore"):
-            out = np.flatnonzero(~stays(x[lo:hi]))
-        if out.size:
-            return lo + int(out[0])
+        kept = stays(x[lo:hi])
+        out = int(np.argmin(kept))  # the first point that does not stay, else 0
+        if not kept[out]:
+            return lo + out
         lo, size = hi, size * 2
     return len(x)
 
@@ -110,11 +113,28 @@ def _epoch(grid: DayGrid, index: int) -> int:
     return int(grid.day0_epoch + index * STEP_SECONDS)
 
 
-def _first_last_rows(mask: np.ndarray) -> list[tuple[int, int]]:
+def _first_last_columns(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each row of a 2-D mask with at least one True: the first and last True column."""
     first = np.argmax(mask, axis=1)
     last = mask.shape[1] - 1 - np.argmax(mask[:, ::-1], axis=1)
-    return list(zip(first.tolist(), last.tolist(), strict=True))
+    return first, last
+
+
+def _mainland(grid: DayGrid, policy: Policy, series: np.ndarray) -> np.ndarray:
+    """Whether each of ``series`` (grid rows) is the mainland area."""
+    return np.array([policy.is_mainland(grid.scopes[s]) for s in series.tolist()], bool)
+
+
+def _row_max(figures: np.ndarray) -> np.ndarray:
+    """The highest figure of each row, ignoring NaN (NaN for a row without any)."""
+    if figures.shape[1] == 0:
+        return np.full(figures.shape[0], np.nan)
+    return np.fmax.reduce(figures, axis=1)
+
+
+def _cells(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The row and column of each True cell of a 2-D mask, row by row (np.nonzero, faster)."""
+    return np.divmod(np.flatnonzero(mask), mask.shape[1])
 
 
 # -- rule a: charged bandwidth of the month ----------------------------------------------------
@@ -122,54 +142,116 @@ def _first_last_rows(mask: np.ndarray) -> list[tuple[int, int]]:
 
 def monthly_bandwidth(grid: DayGrid, policy: Policy) -> Iterator[Burst | PartialMonth]:
     rule = policy.monthly_bandwidth
-    mainland = np.array([policy.is_mainland(s) for s in grid.scopes])
-    threshold = np.where(mainland, rule.mainland_threshold_gbps, rule.overseas_threshold_gbps)
-
-    def over_threshold(value: np.ndarray, s: int) -> np.ndarray:
-        # The mainland threshold is reached (>=); the others must be exceeded (>).
-        return _reaches(value, threshold[s]) if mainland[s] else value > threshold[s]
-
-    peaks = grid.peaks
     months = grid.months()
+    lowest = min(rule.mainland_threshold_gbps, rule.overseas_threshold_gbps)
+    series, month_max = _month_maxima(grid, months, lowest)
+    mainland = _mainland(grid, policy, series)
+    threshold = np.where(mainland, rule.mainland_threshold_gbps, rule.overseas_threshold_gbps)
     # The month's charged bandwidth never exceeds its highest point: a month whose highest
-    # point misses the threshold cannot fire, and needs no charged bandwidth computed.
-    month_max = np.stack([np.fmax.reduce(peaks[:, a:b], axis=1) for _, a, b in months], axis=1)
-    candidate = np.where(
-        mainland[:, None], _reaches(month_max, threshold[:, None]), month_max > threshold[:, None]
-    )
+    # point misses the threshold cannot fire, and needs no charged bandwidth computed (nor does
+    # the month before, unless it is the month before one that can).
+    candidate = _over_threshold(month_max, mainland[:, None], threshold[:, None])
     next_is_candidate = np.concatenate([candidate[:, 1:], np.zeros_like(candidate[:, :1])], 1)
-    charged = np.full(month_max.shape, np.nan)
-    for m, (_, a, b) in enumerate(months):
-        rows = np.flatnonzero(candidate[:, m] | next_is_candidate[:, m])
-        if rows.size:
-            charged[rows, m] = charged_bandwidth(grid.values[rows, a:b], policy.billing_mode)
+    charged, points = _charge_where(grid, months, series, candidate | next_is_candidate, policy)
+    k, m = _cells(candidate & _over_threshold(charged, mainland[:, None], threshold[:, None]))
+    coverage, known, previous = _previous_months(months, charged, points, k, m, policy)
+    growth = rule.growth_ratio * previous
+    fires = _reaches(charged[k, m], growth)
+    first = _first_firing_points(
+        grid, months, series[k], m, _both_levels(mainland[k], threshold[k], growth)
+    )
+    ends = [_epoch(grid, _month_end_day(grid, a, label) * POINTS_PER_DAY) for label, a, _ in months]
+    for s, month, cover, partial, fire, start, peak, value, base, level in zip(
+        series[k].tolist(), m.tolist(), coverage.tolist(), (~known).tolist(), fires.tolist(),
+        first.tolist(), month_max[k, m].tolist(), charged[k, m].tolist(), previous.tolist(),
+        np.maximum(threshold[k], growth).tolist(), strict=True,
+    ):  # fmt: skip
+        label = months[month][0]
+        if partial:
+            yield PartialMonth(grid.scopes[s], label, _previous_label(label), cover, ends[month])
+        if fire:
+            # Every point before the first firing one is lower, so the highest point from there
+            # to the month's end is the month's highest point.
+            yield Burst(
+                MONTHLY, grid.scopes[s], label, start=_epoch(grid, start), end=ends[month],
+                peak=peak, rule_value=value, baseline=base, threshold=level,
+                unit=UNITS["bandwidth"],
+            )  # fmt: skip
 
-    flat = _flat(grid)
-    for s, m in zip(*np.nonzero(candidate), strict=True):
-        label, a, b = months[m]
-        month_end = _epoch(grid, _days_to_month_end(grid, a, label) * POINTS_PER_DAY)
-        current = charged[s, m]
-        if not over_threshold(current, s):
-            continue
-        # The previous month is the baseline only when enough of it is known; otherwise the
-        # threshold alone decides, and the plan says so.
-        coverage = _previous_coverage(grid, months, s, m)
-        known = coverage >= rule.min_previous_coverage and not np.isnan(charged[s, m - 1])
-        previous = float(charged[s, m - 1]) if known else 0.0
-        if not known:
-            yield PartialMonth(grid.scopes[s], label, _previous_label(label), coverage, month_end)
-        growth_level = rule.growth_ratio * previous
-        if not _reaches(current, growth_level):
-            continue
-        points = flat[s, a * POINTS_PER_DAY : b * POINTS_PER_DAY]
-        first = int(np.argmax(over_threshold(points, s) & _reaches(points, growth_level)))
-        yield Burst(
-            MONTHLY, grid.scopes[s], label,
-            start=_epoch(grid, a * POINTS_PER_DAY + first), end=month_end,
-            peak=float(np.nanmax(points[first:])), rule_value=float(current),
-            baseline=previous, threshold=float(max(threshold[s], growth_level)),
-            unit=UNITS["bandwidth"],
-        )  # fmt: skip
+
+def _month_maxima(
+    grid: DayGrid, months: list[tuple[str, int, int]], lowest: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The series with a month whose highest point reaches ``lowest`` (the lower of the area
+    thresholds; the others cannot fire), and the highest point of each of their months."""
+    series = np.flatnonzero(_reaches(_row_max(grid.peaks), lowest))
+    peaks = grid.peaks[series]
+    return series, np.stack([np.fmax.reduce(peaks[:, a:b], axis=1) for _, a, b in months], 1)
+
+
+def _previous_months(
+    months: list[tuple[str, int, int]],
+    charged: np.ndarray,
+    points: np.ndarray,
+    k: np.ndarray,
+    m: np.ndarray,
+    policy: Policy,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each pair (series ``k[i]``, month ``m[i]``), the month before it: its coverage,
+    whether it is known, and the baseline. Only a month before with enough of its points and a
+    valid day is known, and its charged bandwidth is the baseline; otherwise the baseline is 0,
+    the threshold alone decides, and the plan says so."""
+    coverage = _previous_coverage(months, points, k, m)
+    before = np.where(m > 0, charged[k, m - 1], np.nan)
+    known = (coverage >= policy.monthly_bandwidth.min_previous_coverage) & ~np.isnan(before)
+    return coverage, known, np.where(known, before, 0.0)
+
+
+def _over_threshold(value: Any, mainland: Any, threshold: Any) -> np.ndarray:
+    """The mainland threshold is reached (>=); the others must be exceeded (>)."""
+    return np.where(mainland, _reaches(value, threshold), value > threshold)
+
+
+def _both_levels(
+    mainland: np.ndarray, threshold: np.ndarray, growth: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Points (one row per pair) over the pair's area threshold that reach its growth level."""
+    return lambda values: (
+        _over_threshold(values, mainland[:, None], threshold[:, None])
+        & _reaches(values, growth[:, None])
+    )
+
+
+def _first_firing_points(
+    grid: DayGrid,
+    months: list[tuple[str, int, int]],
+    s: np.ndarray,
+    m: np.ndarray,
+    fires: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """The grid index of the first point of month ``m[k]`` of series ``s[k]`` that ``fires``,
+    for a test that a point passes whenever a lower one does: that point lies on the month's
+    first day whose peak fires (any index where none fires)."""
+    month_of_day = np.repeat(np.arange(len(months)), [b - a for _, a, b in months])
+    day = np.argmax((month_of_day == m[:, None]) & fires(grid.peaks[s]), axis=1)
+    return day * POINTS_PER_DAY + np.argmax(fires(grid.values[s, day]), axis=1)
+
+
+def _charge_where(
+    grid: DayGrid,
+    months: list[tuple[str, int, int]],
+    series: np.ndarray,
+    needed: np.ndarray,
+    policy: Policy,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(series, months): the charged bandwidth and the points with data of ``series`` where
+    ``needed`` (NaN and 0 elsewhere)."""
+    charged, points = np.full(needed.shape, np.nan), np.zeros(needed.shape, np.int64)
+    for m, (_, a, b) in enumerate(months):
+        rows = series[needed[:, m]]
+        month = charge(grid.values[:, a:b], policy.billing_mode, grid.peaks[:, a:b], rows)
+        charged[:, m], points[:, m] = month.bandwidth[series], month.points[series]
+    return charged, points
 
 
 def _previous_label(label: str) -> str:
@@ -177,20 +259,24 @@ def _previous_label(label: str) -> str:
     return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
 
 
-def _previous_coverage(grid: DayGrid, months: list[tuple[str, int, int]], s: int, m: int) -> float:
-    """The share of the previous calendar month's 5-minute points that have data."""
-    if m == 0:
-        return 0.0
-    label, a, b = months[m - 1]
+def _previous_coverage(
+    months: list[tuple[str, int, int]], points: np.ndarray, s: np.ndarray, m: np.ndarray
+) -> np.ndarray:
+    """For each pair (series ``s[k]``, month ``m[k]``): the share of the previous calendar
+    month's 5-minute points that have data (0 for the grid's first month)."""
+    expected = [_days_in(label) * POINTS_PER_DAY for label, _, _ in months]
+    share = points[s, m - 1] / np.array([1, *expected[:-1]])[m]
+    return np.where(m > 0, share, 0.0)
+
+
+def _days_in(label: str) -> int:
     year, month = map(int, label.split("-"))
-    expected = calendar.monthrange(year, month)[1] * POINTS_PER_DAY
-    return float(np.count_nonzero(~np.isnan(grid.values[s, a:b]))) / expected
+    return calendar.monthrange(year, month)[1]
 
 
-def _days_to_month_end(grid: DayGrid, first_index: int, label: str) -> int:
+def _month_end_day(grid: DayGrid, first_index: int, label: str) -> int:
     """The day index (from the grid's first day) of the next month's first day."""
-    year, month = map(int, label.split("-"))
-    return first_index + calendar.monthrange(year, month)[1] - grid.day(first_index).day + 1
+    return first_index + _days_in(label) - grid.day(first_index).day + 1
 
 
 # -- rule b: daily peak jump -------------------------------------------------------------------
@@ -198,38 +284,48 @@ def _days_to_month_end(grid: DayGrid, first_index: int, label: str) -> int:
 
 def daily_peak_jump(grid: DayGrid, policy: Policy) -> Iterator[Burst | Unchecked]:
     rule = policy.daily_peak_jump
-    increment = np.array(
-        [
-            rule.mainland_increment_gbps if policy.is_mainland(s) else rule.overseas_increment_gbps
-            for s in grid.scopes
-        ]
-    )
-    peaks = grid.peaks
     with np.errstate(invalid="ignore"):
-        jump = peaks[:, 1:] - peaks[:, :-1]
-    rows, days = np.nonzero(_reaches(jump, increment[:, None]))
-    yesterday = peaks[rows, days]
+        jumps = grid.peaks[:, 1:] - grid.peaks[:, :-1]
+    # Only the series with a jump, or a peak, that reaches the lower increment can fire or be
+    # unchecked: only those are looked at, and asked their area.
+    lowest = min(rule.mainland_increment_gbps, rule.overseas_increment_gbps)
+    series = np.flatnonzero(_reaches(_row_max(jumps), lowest) | (_row_max(grid.peaks) >= lowest))
+    peaks, jumps = grid.peaks[series], jumps[series]
+    increment = np.where(
+        _mainland(grid, policy, series),
+        rule.mainland_increment_gbps,
+        rule.overseas_increment_gbps,
+    )
+    k, days = _cells(_reaches(jumps, increment[:, None]))
+    yesterday = peaks[k, days]
     days = days + 1
-    # The same subtraction as ``jump``, so the day's peak is always among the firing points.
-    firing = _reaches(grid.values[rows, days] - yesterday[:, None], increment[rows, None])
+    rows = series[k]
+    # The same subtraction as ``jumps``, so the day's peak is always among the firing points.
+    firing = _reaches(grid.values[rows, days] - yesterday[:, None], increment[k, None])
+    first, last = _first_last_columns(firing)
     flat = _flat(grid)
-    for k, (first, last) in enumerate(_first_last_rows(firing)):
-        s, day = int(rows[k]), int(days[k])
-        base, step = float(yesterday[k]), float(increment[s])
-        start = day * POINTS_PER_DAY + first
-        # The burst lasts while the series stays at or above yesterday's peak plus the increment.
-        end = _run_end(flat[s], day * POINTS_PER_DAY + last, _reaching(base, step))
+    for s, day, start, last_point, base, step, day_peak in zip(
+        rows.tolist(), days.tolist(), (days * POINTS_PER_DAY + first).tolist(),
+        (days * POINTS_PER_DAY + last).tolist(), yesterday.tolist(), increment[k].tolist(),
+        peaks[k, days].tolist(), strict=True,
+    ):  # fmt: skip
+        # The burst lasts while the series still reaches yesterday's peak plus the increment:
+        # to the day's last such point, and into the next day when that is the day's last.
+        if last_point + 1 < (day + 1) * POINTS_PER_DAY:
+            end, peak = last_point + 1, day_peak  # the day's peak is a firing point
+        else:
+            end = _run_end(flat[s], last_point, _reaching(base, step))
+            peak = float(np.fmax.reduce(flat[s, start:end]))
         yield Burst(
             DAILY_JUMP, grid.scopes[s], grid.day_labels[day],
-            start=_epoch(grid, start), end=_epoch(grid, end),
-            peak=float(np.nanmax(flat[s, start:end])), rule_value=float(peaks[s, day]),
+            start=_epoch(grid, start), end=_epoch(grid, end), peak=peak, rule_value=day_peak,
             baseline=base, threshold=base + step, unit=UNITS["bandwidth"],
         )  # fmt: skip
     # A day after a day without data has no jump to measure; say so where it matters.
     no_yesterday = np.concatenate([np.ones_like(peaks[:, :1], bool), np.isnan(peaks[:, :-1])], 1)
-    for s, day in zip(*np.nonzero(no_yesterday & (peaks >= increment[:, None])), strict=True):
+    for i, day in zip(*_cells(no_yesterday & (peaks >= increment[:, None])), strict=True):
         yield Unchecked(
-            DAILY_JUMP, grid.scopes[s], grid.epoch(day, 0), "no data for the day before"
+            DAILY_JUMP, grid.scopes[series[i]], grid.epoch(day, 0), "no data for the day before"
         )
 
 
@@ -249,17 +345,22 @@ def preceding_max(x: np.ndarray, window: int) -> np.ndarray:
     """out[..., i] = max(x[..., i-window:i]) along the last axis, ignoring NaN (NaN where that
     range has no point).
 
-    The van Herk / Gil-Werman scheme: block-wise running maxima from both ends, O(n) for any
-    window."""
+    By doubling: the maxima of runs of 1, 2, 4, ... points, each the larger of two runs of half
+    the length, up to the longest run within the window; a window is then two such runs, one
+    from each of its ends (they overlap). The windows cut by the start are running maxima."""
     n = x.shape[-1]
-    lead = x.shape[:-1]
-    padded_len = -(-(n + window) // window) * window
-    y = np.full((*lead, padded_len), np.nan)
-    y[..., window : window + n] = x
-    blocks = y.reshape(*lead, -1, window)
-    forward = np.fmax.accumulate(blocks, axis=-1).reshape(*lead, -1)
-    backward = np.fmax.accumulate(blocks[..., ::-1], axis=-1)[..., ::-1].reshape(*lead, -1)
-    return np.fmax(backward[..., :n], forward[..., window - 1 : window - 1 + n])
+    out = np.full(x.shape, np.nan)
+    head = max(0, min(window, n) - 1)
+    out[..., 1 : head + 1] = np.fmax.accumulate(x[..., :head], axis=-1)
+    if window < n:
+        runs, length = x, 1  # runs[..., j] = max(x[..., j : j + length])
+        while 2 * length <= window:
+            runs = np.fmax(runs[..., :-length], runs[..., length:])
+            length *= 2
+        out[..., window:] = np.fmax(
+            runs[..., : n - window], runs[..., window - length : n - length]
+        )
+    return out
 
 
 def concurrency_baseline(x: np.ndarray, policy: Policy) -> np.ndarray:
@@ -270,11 +371,11 @@ def concurrency_baseline(x: np.ndarray, policy: Policy) -> np.ndarray:
     the point; the value at the same time the day before (lengths in the policy)."""
     rule = policy.concurrency
     step = STEP_SECONDS // 60
-    previous = _shifted(x, rule.previous_point_minutes // step)
+    lowest = _shifted(x, rule.previous_point_minutes // step)
     window = preceding_max(x, rule.hour_window_minutes // step)
-    earlier = _shifted(window, rule.hour_lag_minutes // step)
-    same_time = _shifted(x, rule.same_time_hours * 60 // step)
-    return np.fmin(np.fmin(previous, earlier), same_time)
+    _lower_to(lowest, window, rule.hour_lag_minutes // step)
+    _lower_to(lowest, x, rule.same_time_hours * 60 // step)
+    return lowest
 
 
 def _shifted(x: np.ndarray, by: int) -> np.ndarray:
@@ -285,22 +386,118 @@ def _shifted(x: np.ndarray, by: int) -> np.ndarray:
     return out
 
 
+def _lower_to(out: np.ndarray, x: np.ndarray, by: int) -> None:
+    """out[..., i] = the lower of out[..., i] and x[..., i - by], ignoring NaN, in place."""
+    n = x.shape[-1]
+    if by < n:
+        np.fmin(out[..., by:], x[..., : n - by], out=out[..., by:])
+
+
 def vas_concurrency(grid: DayGrid, policy: Policy) -> Iterator[Burst | Unchecked]:
     rule = policy.concurrency
-    # Only a series with a day whose peak exceeds the threshold can fire.
-    for s in np.flatnonzero((grid.peaks > rule.threshold).any(axis=1)):
-        x = _flat(grid)[s]
-        baseline = concurrency_baseline(x, policy)
-        high = x > rule.threshold
-        with np.errstate(invalid="ignore"):
-            firing = high & (x > rule.growth_ratio * baseline)
-        yield from _concurrency_bursts(grid, int(s), x, baseline, firing, policy)
-        for day in np.unique(np.flatnonzero(high & np.isnan(baseline)) // POINTS_PER_DAY):
+    # Only a day whose peak exceeds the threshold has a point that can fire: the baselines are
+    # computed for those days alone. The pairs come series by series, each in day order.
+    rows, days = _cells(grid.peaks > rule.threshold)
+    if not rows.size:
+        return
+    x = grid.values[rows, days]
+    baseline = _high_day_baselines(grid, rows, days, policy)
+    high = x > rule.threshold
+    with np.errstate(invalid="ignore"):
+        fires = high & (x > rule.growth_ratio * baseline)
+    known = _first_surges(rows, days, x, fires, baseline, policy)
+    firing = _firing_points(rows, days, fires, baseline)
+    unchecked: dict[int, list[int]] = {}  # series: its high days with no baseline at all
+    lacking = (high & np.isnan(baseline)).any(axis=1)
+    for s, day in zip(rows[lacking].tolist(), days[lacking].tolist(), strict=True):
+        unchecked.setdefault(s, []).append(day)
+    flat = _flat(grid)
+    for s in sorted({*firing, *unchecked}):
+        starts, baselines = firing.get(s, ([], []))
+        yield from _concurrency_bursts(grid, s, flat[s], starts, baselines, known, policy)
+        for day in unchecked.get(s, []):
             yield Unchecked(
-                CONCURRENCY, grid.scopes[s], grid.epoch(int(day), 0),
+                CONCURRENCY, grid.scopes[s], grid.epoch(day, 0),
                 "no earlier data to compare with (the point before, the hour before, the day "
                 "before)",
             )  # fmt: skip
+
+
+def _firing_points(
+    rows: np.ndarray, days: np.ndarray, fires: np.ndarray, baseline: np.ndarray
+) -> dict[int, tuple[list[int], list[float]]]:
+    """Each series' firing points in time order (grid indices) and their lowest baselines."""
+    pair, point = _cells(fires)
+    series = rows[pair]
+    starts = (days[pair] * POINTS_PER_DAY + point).tolist()
+    baselines = baseline[pair, point].tolist()
+    edges = [0, *(np.flatnonzero(np.diff(series)) + 1).tolist(), series.size]
+    return {
+        int(series[lo]): (starts[lo:hi], baselines[lo:hi])
+        for lo, hi in itertools.pairwise(edges)
+        if hi > lo
+    }
+
+
+def _first_surges(
+    rows: np.ndarray,
+    days: np.ndarray,
+    x: np.ndarray,
+    fires: np.ndarray,
+    baseline: np.ndarray,
+    policy: Policy,
+) -> dict[tuple[int, int], tuple[int, float]]:
+    """The surge from the first firing point of each high day (day ``days[k]`` of series
+    ``rows[k]``, with its points, firing points and baselines), all at once, where it falls
+    back within the day: (series, its first point's grid index) -> (its end, its peak)."""
+    rule = policy.concurrency
+    first = np.argmax(fires, axis=1)
+    pair = np.flatnonzero(fires[np.arange(len(first)), first])  # the days with a firing point
+    first, points = first[pair], x[pair]
+    level = np.maximum(rule.threshold, rule.growth_ratio * baseline[pair, first])
+    point = np.arange(POINTS_PER_DAY)
+    falls = (point > first[:, None]) & ~(points > level[:, None])
+    end = np.argmax(falls, axis=1)
+    back = falls[np.arange(end.size), end]  # it falls back within the day
+    inside = (point >= first[:, None]) & (point < end[:, None])
+    peak = np.fmax.reduce(np.where(inside, points, np.nan), axis=1)
+    day_start = (days[pair] * POINTS_PER_DAY)[back]
+    keys = zip(rows[pair][back].tolist(), (day_start + first[back]).tolist(), strict=True)
+    values = zip((day_start + end[back]).tolist(), peak[back].tolist(), strict=True)
+    return dict(zip(keys, values, strict=True))
+
+
+def _high_day_baselines(
+    grid: DayGrid, rows: np.ndarray, days: np.ndarray, policy: Policy
+) -> np.ndarray:
+    """(pairs, POINTS_PER_DAY): the lowest baseline at each point of day ``days[k]`` of series
+    ``rows[k]``, equal to the baseline computed over the whole series.
+
+    It is computed over the days the baselines read: each such day and the days before it as
+    far as they look back (none before the grid's first day: no data), each once, series by
+    series in day order, end to end. A point looks back only within its own stretch of days."""
+    back = -(-_look_back(policy) // POINTS_PER_DAY)
+    span = grid.days + back  # day d of series s is read as s * span + back + d
+    wanted = rows * span + back + days
+    read = np.unique((wanted[:, None] + np.arange(-back, 1)).ravel())
+    read_rows, read_days = np.divmod(read, span)
+    read_days -= back
+    points = np.full((read.size, POINTS_PER_DAY), np.nan)
+    known = read_days >= 0
+    points[known] = grid.values[read_rows[known], read_days[known]]
+    baseline = concurrency_baseline(points.reshape(-1), policy).reshape(points.shape)
+    return baseline[np.searchsorted(read, wanted)]
+
+
+def _look_back(policy: Policy) -> int:
+    """How many points before a point rule c's baselines reach back to, at most."""
+    rule = policy.concurrency
+    step = STEP_SECONDS // 60
+    return max(
+        rule.previous_point_minutes // step,
+        (rule.hour_lag_minutes + rule.hour_window_minutes) // step,
+        rule.same_time_hours * 60 // step,
+    )
 
 
 def _above(level: float) -> Callable[[np.ndarray], np.ndarray]:
@@ -313,31 +510,40 @@ def _reaching(base: float, step: float) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def _concurrency_bursts(
-    grid: DayGrid, s: int, x: np.ndarray, baseline: np.ndarray, firing: np.ndarray, policy: Policy
+    grid: DayGrid,
+    s: int,
+    x: np.ndarray,
+    starts: list[int],
+    baselines: list[float],
+    known: dict[tuple[int, int], tuple[int, float]],
+    policy: Policy,
 ) -> Iterator[Burst]:
-    """Surges in time order, each from a firing point while the series stays above the level
-    that made it fire; surges that start on one local day make one burst."""
+    """Surges in time order, each from a firing point (``starts``, in order, with their
+    baselines) while the series stays above the level that made it fire (``known``: the end
+    and highest point of some); surges that start on one local day make one burst."""
     rule = policy.concurrency
-    starts = np.flatnonzero(firing)
-    surges: list[tuple[int, int, float]] = []  # (start, end, level)
+    by_day: dict[int, list[tuple[int, int, float, float]]] = {}  # (start, end, level, baseline)
     i = 0
-    while i < starts.size:
-        start = int(starts[i])
-        level = max(rule.threshold, rule.growth_ratio * float(baseline[start]))
-        end = _run_end(x, start, _above(level))
-        surges.append((start, end, level))
-        i = int(np.searchsorted(starts, end))
-    by_day: dict[int, list[tuple[int, int, float]]] = {}
-    for surge in surges:
-        by_day.setdefault(surge[0] // POINTS_PER_DAY, []).append(surge)
-    for day, day_surges in by_day.items():
-        start, _, level = day_surges[0]
-        end = max(e for _, e, _ in day_surges)
+    while i < len(starts):
+        start, base = starts[i], baselines[i]
+        level = max(rule.threshold, rule.growth_ratio * base)
+        ends = known.get((s, start))
+        end = ends[0] if ends else _run_end(x, start, _above(level))
+        by_day.setdefault(start // POINTS_PER_DAY, []).append((start, end, level, base))
+        i = bisect.bisect_left(starts, end, i)
+    for day, surges in by_day.items():
+        start, end, level, base = surges[0]
+        ends = known.get((s, start))
+        if ends and len(surges) == 1:
+            peak = ends[1]
+        else:
+            end = max(surge[1] for surge in surges)
+            peak = float(np.fmax.reduce(x[start:end]))
         yield Burst(
             CONCURRENCY, grid.scopes[s], grid.day_labels[day],
-            start=_epoch(grid, start), end=_epoch(grid, end),
-            peak=float(np.nanmax(x[start:end])), rule_value=float(x[start]),
-            baseline=float(baseline[start]), threshold=float(level), unit=UNITS["concurrency"],
+            start=_epoch(grid, start), end=_epoch(grid, end), peak=peak,
+            rule_value=float(x[start]), baseline=base, threshold=float(level),
+            unit=UNITS["concurrency"],
         )  # fmt: skip
 
 
