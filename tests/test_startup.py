@@ -39,6 +39,12 @@ def test_the_command_line_loads_no_heavy_library_to_start() -> None:
     assert not {m for m in modules if m.split(".")[0] in HEAVY}
 
 
+def test_each_s3_drop_loads_only_its_own_reader() -> None:
+    # One module serves both drops; neither function should pay for the other's libraries.
+    modules = loaded_after("import chalicelib.entry.s3_drop")
+    assert not {m for m in modules if m.split(".")[0] in ("numpy", "icalendar")}
+
+
 def test_the_working_day_calendar_loads_china_and_no_other_country() -> None:
     modules = loaded_after(
         "from chalicelib.domain.workdays import official_year, spring_festival_eve\n"

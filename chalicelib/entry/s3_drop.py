@@ -18,12 +18,8 @@ import datetime as dt
 import logging
 from typing import Any
 
-from chalicelib.adapters.ical import read_calendar_bytes
-from chalicelib.adapters.traffic_files import text_blocks
 from chalicelib.domain.errors import InputError
 from chalicelib.domain.policy import Policy
-from chalicelib.domain.traffic import accepted_dates
-from chalicelib.domain.traffic_parsing import parse_csv_blocks
 from chalicelib.workflows.events import recurrence_window, store_events
 from chalicelib.workflows.ingestion import ingest_traffic
 from chalicelib.workflows.ports import Store
@@ -51,6 +47,11 @@ def ingest_object(
     max_bytes: int = MAX_OBJECT_BYTES,
 ) -> dict[str, Any]:
     """Store the CSV at s3://bucket/key if every row passes the policy's checks at ``now``."""
+    # Each drop loads only what it reads: NumPy here, icalendar for a calendar.
+    from chalicelib.adapters.traffic_files import text_blocks
+    from chalicelib.domain.traffic import accepted_dates
+    from chalicelib.domain.traffic_parsing import parse_csv_blocks
+
     where = f"s3://{bucket}/{key}"
     body = _body_within(s3, bucket, key, max_bytes)
     if isinstance(body, str):
@@ -92,6 +93,8 @@ def import_calendar_object(
     UIDs, so dropping the same calendar again updates its events, never duplicates them. An
     unchanged event is not written again. Nothing is re-planned here: the next planning cycle
     reads the events (a changed calendar changes its inputs)."""
+    from chalicelib.adapters.ical import read_calendar_bytes
+
     where = f"s3://{bucket}/{key}"
     if key.endswith("/"):  # a "folder" made in the S3 console: nothing to import
         log.info("ignored %s: a folder, not a calendar", where)
