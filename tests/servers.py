@@ -3,8 +3,9 @@ server on a loopback port (for what must cross a real socket: fuzzing, a browser
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,6 +36,29 @@ def use_store(
     monkeypatch.setenv("BURST_ASSURANCE_TABLE_PREFIX", settings.table_prefix)
     monkeypatch.setenv("BURST_ASSURANCE_DYNAMODB_ENDPOINT", settings.dynamodb_endpoint)
     DynamoStore.connect(settings.table_prefix, settings.dynamodb_endpoint).create_tables()
+
+
+@contextmanager
+def app_on_store(
+    kind: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    token: str,
+    now: Callable[[], dt.datetime],
+) -> Iterator[Client]:
+    """The app as the API tests use it: a fresh store of ``kind``, traffic read from the store,
+    the outbox under ``tmp_path``, the API token ``token`` and the clock ``now``."""
+    from chalicelib.entry import clock
+
+    monkeypatch.setenv("BURST_ASSURANCE_API_TOKEN", token)
+    monkeypatch.setenv("BURST_ASSURANCE_TRAFFIC_SOURCE", "store")
+    monkeypatch.setenv("BURST_ASSURANCE_OUTBOX_DIR", str(tmp_path / "outbox"))
+    use_store(kind, request, tmp_path, monkeypatch)
+    monkeypatch.setattr(clock, "utc_now", now)
+    with chalice_client(tmp_path) as client:
+        yield client
 
 
 @contextmanager

@@ -18,11 +18,10 @@ import boto3
 import pytest
 from builders import bandwidth_csv
 from s3_standin import S3StandIn, serving
-from servers import chalice_client, use_store
+from servers import app_on_store
 
 from chalicelib.domain.events import GALA_PREFIX, Event
 from chalicelib.domain.policy import Policy
-from chalicelib.entry import clock
 from chalicelib.entry.s3_drop import MAX_CALENDAR_BYTES, import_calendar_object
 from chalicelib.workflows.events import recurrence_window
 from chalicelib.workflows.ports import Store
@@ -266,13 +265,9 @@ CUP = calendar(vevent("cup@example.com", "Cup final", "20261209T193000", "202612
 
 @pytest.fixture(params=["sqlite", pytest.param("dynamodb", marks=pytest.mark.dynamodb)])
 def client(request, tmp_path, monkeypatch, s3):
-    monkeypatch.setenv("BURST_ASSURANCE_API_TOKEN", TOKEN)
-    monkeypatch.setenv("BURST_ASSURANCE_TRAFFIC_SOURCE", "store")
-    monkeypatch.setenv("BURST_ASSURANCE_OUTBOX_DIR", str(tmp_path / "outbox"))
-    use_store(request.param, request, tmp_path, monkeypatch)
-    monkeypatch.setattr(clock, "utc_now", lambda: NOW)
-    with chalice_client(tmp_path) as test_client:
-        yield test_client
+    kind = request.param
+    with app_on_store(kind, request, tmp_path, monkeypatch, token=TOKEN, now=lambda: NOW) as app:
+        yield app
 
 
 def invoke(client, name: str, event: dict[str, Any]) -> Any:

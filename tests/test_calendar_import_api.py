@@ -11,10 +11,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from servers import chalice_client, use_store
+from servers import app_on_store
 
 from chalicelib.domain.events import GALA_PREFIX
-from chalicelib.entry import clock
 
 TOKEN = "import-api-token-5d1e"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -27,13 +26,9 @@ ICS = {**AUTH, "Content-Type": "text/calendar"}
 
 @pytest.fixture(params=["sqlite", pytest.param("dynamodb", marks=pytest.mark.dynamodb)])
 def client(request, tmp_path, monkeypatch):
-    monkeypatch.setenv("BURST_ASSURANCE_API_TOKEN", TOKEN)
-    monkeypatch.setenv("BURST_ASSURANCE_TRAFFIC_SOURCE", "store")
-    monkeypatch.setenv("BURST_ASSURANCE_OUTBOX_DIR", str(tmp_path / "outbox"))
-    use_store(request.param, request, tmp_path, monkeypatch)
-    monkeypatch.setattr(clock, "utc_now", lambda: NOW)
-    with chalice_client(tmp_path) as test_client:
-        yield test_client
+    kind = request.param
+    with app_on_store(kind, request, tmp_path, monkeypatch, token=TOKEN, now=lambda: NOW) as app:
+        yield app
 
 
 def upload(client, body: bytes, query: str = "", headers=ICS):

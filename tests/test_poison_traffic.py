@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from builders import CST, UTC, bandwidth_csv, csv_text
 from chalice.test import Client
-from servers import chalice_client, use_store
+from servers import app_on_store
 
 from chalicelib.adapters.console import ConsoleNotifier
 from chalicelib.adapters.traffic_files import load_file
@@ -33,7 +33,6 @@ from chalicelib.domain.traffic import (
     planning_window,
 )
 from chalicelib.domain.traffic_parsing import parse_csv, parse_rows
-from chalicelib.entry import clock
 from chalicelib.entry.cli_forecasts import add_forecasts_parser
 from chalicelib.entry.s3_drop import ingest_object
 from chalicelib.workflows.planning import current_plan, run_cycle
@@ -227,13 +226,9 @@ def test_a_deletion_needs_a_known_scope_a_range_and_a_name(
 
 @pytest.fixture(params=["sqlite", pytest.param("dynamodb", marks=pytest.mark.dynamodb)])
 def api(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("BURST_ASSURANCE_API_TOKEN", TOKEN)
-    monkeypatch.setenv("BURST_ASSURANCE_TRAFFIC_SOURCE", "store")
-    monkeypatch.setenv("BURST_ASSURANCE_OUTBOX_DIR", str(tmp_path / "outbox"))
-    use_store(request.param, request, tmp_path, monkeypatch)
-    monkeypatch.setattr(clock, "utc_now", lambda: NOW)
-    with chalice_client(tmp_path) as client:
-        yield client
+    kind = request.param
+    with app_on_store(kind, request, tmp_path, monkeypatch, token=TOKEN, now=lambda: NOW) as app:
+        yield app
 
 
 def test_the_api_refuses_a_poison_row_and_stores_nothing(api: Client) -> None:
