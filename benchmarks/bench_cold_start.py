@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -131,8 +132,11 @@ def clean_env() -> dict[str, str]:
 
 
 def function_env() -> dict[str, str]:
-    """What .chalice/config.json sets for every deployed function that matters here."""
-    return {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
+    """What .chalice/config.json sets for every deployed function, less the adapter choices
+    (BURST_ASSURANCE_*), which each run sets itself."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    variables: dict[str, str] = config.get("environment_variables", {})
+    return {k: v for k, v in variables.items() if not k.startswith("BURST_ASSURANCE_")}
 
 
 def seeded_env(data_dir: Path) -> dict[str, str]:
