@@ -21,7 +21,7 @@ from builders import bandwidth, local, spans, traffic
 
 from chalicelib.adapters.console import ConsoleNotifier
 from chalicelib.adapters.store import sqlite as sqlite_store
-from chalicelib.adapters.store.dynamodb import DynamoStore
+from chalicelib.adapters.store.dynamodb import WRITERS, DynamoStore
 from chalicelib.adapters.store.plans import plan_moment
 from chalicelib.adapters.store.sqlite import SqliteStore
 from chalicelib.adapters.traffic_sources import StoredTrafficSource
@@ -349,7 +349,7 @@ def test_a_first_cycle_writes_its_requests_in_batches(store: Store, reference: S
         calls = written()
     assert recording.writes == ["save_requests"]
     assert sorted(c.after.id for c in applied) == sorted(r.id for r in plan.requests)
-    if isinstance(store, DynamoStore):  # 30 changes of 3 items and the marker: one transaction
+    if isinstance(store, DynamoStore):  # 30 changes of one item each and the marker: one
         assert calls == ["TransactWriteItems"]
     per_request_cycle(reference, NOW)
     assert history(store) == history(reference)
@@ -367,8 +367,9 @@ def test_many_changes_span_several_transactions(
         report = cycle(store, NOW)
         calls = written()
     assert len(report.changes) == 6
-    if isinstance(store, DynamoStore):  # the claim, batches of 4 and 2, the mark; six sent
-        assert sorted(calls) == ["DeleteItem"] * 6 + ["TransactWriteItems"] * 4
+    if isinstance(store, DynamoStore):  # the claim, batches of 4 and 2, the mark; six sent,
+        # each the only notice of its request: one conditional removal each
+        assert calls == ["TransactWriteItems"] * 10
     per_request_cycle(reference, NOW)
     assert history(store)["requests"] == history(reference)["requests"]
     assert history(store)["audit"] == history(reference)["audit"]
@@ -465,6 +466,7 @@ def test_a_plan_overtaken_between_batches_stops_writing(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("chalicelib.adapters.store.dynamodb.CHANGES_PER_TRANSACTION", 2)
+    monkeypatch.setattr("chalicelib.adapters.store.dynamodb.WRITERS", 1)  # one batch at a time
     monkeypatch.setattr(sqlite_store, "CHANGES_PER_TRANSACTION", 2)
     store.put_traffic(forecast())
     plan = current_plan(store, StoredTrafficSource(store), POLICY, NOW)
@@ -475,6 +477,53 @@ def test_a_plan_overtaken_between_batches_stops_writing(
     assert [c.after.id for c in applied] == [r.id for r in plan.requests[:2]]
     assert [t.id for t in store.list_requests()] == [r.id for r in plan.requests[:2]]
     assert len(store.pending_notices()) == 2
+
+
+@pytest.mark.dynamodb
+def test_a_plan_overtaken_while_batches_are_in_flight_keeps_only_what_was_written(
+    dynamo_store: DynamoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several transactions in flight: those that beat the later plan are written, with their
+    notices, and reported; no transaction starts after one found the plan overtaken."""
+    monkeypatch.setattr("chalicelib.adapters.store.dynamodb.CHANGES_PER_TRANSACTION", 1)
+    store = dynamo_store
+    store.put_traffic(forecast(every_other_evening(("CN", "AP1", "EU")), days=21))
+    plan = current_plan(store, StoredTrafficSource(store), POLICY, NOW)
+    overtake_after_the_first_batch(store, NOW + dt.timedelta(hours=1), monkeypatch)
+    with storage_writes(store) as written:
+        applied = apply_plan(store, plan, POLICY)
+        transactions = len(written())
+
+    stored = sorted(t.id for t in store.list_requests())
+    assert 1 <= len(applied) < 30
+    assert sorted(c.after.id for c in applied) == stored
+    assert sorted(n.request_id for n in store.pending_notices()) == stored
+    # the overtaking plan's own write, and at most the other writers' batches then in flight
+    assert transactions <= 1 + len(applied) + WRITERS
+
+
+def test_requests_of_several_changes_are_written_in_order(store: Store) -> None:
+    """A request changed twice in one call: its second change waits for its first."""
+    store.put_traffic(forecast())
+    plan = current_plan(store, StoredTrafficSource(store), POLICY, NOW)
+    changes = reconcile({}, plan, NOW, MARGIN)
+    again = [
+        Change(
+            after=c.after.model_copy(update={"version": 2}),
+            expected_version=1,
+            audit=c.audit.model_copy(update={"version": 2, "action": "updated"}),
+        )
+        for c in changes[:3]
+    ]
+    saved = store.save_requests([changes[0], again[0], *changes[1:], *again[1:]])
+    assert not saved.conflicted
+    assert len(saved.written) == len(changes) + 3
+    for change in again:
+        assert [e.version for e in store.audit_trail(change.after.id)] == [1, 2]
+        assert [n.version for n in store.pending_notices() if n.request_id == change.after.id] == [
+            1,
+            2,
+        ]
 
 
 # -- what a cycle reads -------------------------------------------------------------------------

@@ -84,6 +84,7 @@ ALLOWED_ACTIONS = {
     "dynamodb:Query",
     "dynamodb:Scan",
     "dynamodb:PutItem",
+    "dynamodb:UpdateItem",  # requests only, in transactions: a change keeps the trail it adds to
     "dynamodb:DeleteItem",
     "dynamodb:BatchWriteItem",  # traffic only: new chunk versions, and removing replaced ones
     "dynamodb:ConditionCheckItem",
@@ -320,6 +321,7 @@ def test_tables_match_the_store_and_are_protected(packaged: Packaged) -> None:
         assert props["TableName"] == {"Fn::Sub": "${AWS::StackName}-" + suffix}
         wanted = expected[f"PREFIX-{suffix}"]
         assert props["KeySchema"] == wanted["KeySchema"]
+        assert props.get("GlobalSecondaryIndexes") == wanted.get("GlobalSecondaryIndexes")
         assert sorted(props["AttributeDefinitions"], key=str) == sorted(
             wanted["AttributeDefinitions"], key=str
         )
@@ -437,7 +439,8 @@ def test_requests_audit_traffic_and_notices_are_written_only_in_transactions(
     kept = [table_arn(t) for t in TRANSACTIONAL_TABLES]
     for name in packaged.functions:
         for action, resource, condition in grants(packaged, name):
-            if action in ("dynamodb:PutItem", "dynamodb:ConditionCheckItem") and resource in kept:
+            writes = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
+            if action in writes and resource in kept:
                 assert condition == IN_TRANSACTION, f"{name}: {action} on {resource}"
 
 
@@ -465,6 +468,21 @@ def test_each_function_reaches_only_the_tables_its_work_needs(packaged: Packaged
         assert tables(name, "dynamodb:DeleteItem") == {"NoticesTable"}, name
         assert "TrafficTable" not in tables(name, *writes), name
         assert "EventsTable" not in tables(name, *writes), name
+    # Only the requests table is updated (a change appends to the trail and outbox on its item);
+    # notices are found through its outbox index, and only those of old are deleted.
+    updaters = {name for name in packaged.functions if tables(name, "dynamodb:UpdateItem")}
+    assert updaters == {
+        "APIHandler",
+        "PlanningCycle",
+        "DeadlineWatch",
+        "CaseFollowUp",
+        "FilingWorker",
+    }
+    assert all(tables(name, "dynamodb:UpdateItem") == {"RequestsTable"} for name in updaters)
+    for name in ("PlanningCycle", "DeadlineWatch", "CaseFollowUp", "FilingWorker"):
+        outbox = {"Fn::Sub": "${RequestsTable.Arn}/index/outbox"}
+        assert ("dynamodb:Scan", outbox, {}) in grants(packaged, name), name
+        assert "AuditTable" not in tables(name, *writes), name  # the trail is on the request
     audit_actions = {
         action
         for name in packaged.functions

@@ -342,6 +342,30 @@ def test_save_requests_writes_each_change_with_its_audit_entry_and_notice(store:
     )
 
 
+def test_notices_leave_the_outbox_in_any_order_and_once(store: Store) -> None:
+    first = created(store, assurance(dt.date(2026, 12, 7)))
+    second = bumped(first)
+    store.save_request(second, 1, entry(second, "updated"))
+    third = bumped(second)
+    store.save_request(third, 2, entry(third, "decided"))
+    notices = [
+        Notice(request=first, audit=entry(first, "created")),
+        Notice(request=second, audit=entry(second, "updated")),
+        Notice(request=third, audit=entry(third, "decided")),
+    ]
+    assert store.pending_notices() == notices
+
+    store.notice_sent(notices[1])
+    assert store.pending_notices() == [notices[0], notices[2]]
+    store.notice_sent(notices[1])  # gone already: fine
+    store.notice_sent(notices[2])
+    assert store.pending_notices() == [notices[0]]
+    store.notice_sent(notices[0])
+    assert store.pending_notices() == []
+    assert store.get_request(first.id) == third
+    assert [e.action for e in store.audit_trail(first.id)] == ["created", "updated", "decided"]
+
+
 def test_save_requests_leaves_out_only_the_changes_that_conflict(store: Store) -> None:
     first = created(store, assurance(dt.date(2026, 12, 7)))
     second = created(store, assurance(dt.date(2026, 12, 7), scope="AP1"))
@@ -554,12 +578,80 @@ def test_dynamodb_lists_follow_every_page(dynamo_store: DynamoStore) -> None:
     others = [created(paged, assurance(dt.date(2026, 12, 8 + i), scope="AP2")) for i in range(4)]
     assert [a.version for a in paged.audit_trail(current.id)] == [1, 2, 3, 4, 5]
     assert paged.list_requests() == [current, *others]
+    assert len(paged.pending_notices()) == 5 + 4  # the outbox index is Scanned page by page
 
     times = [int(dt.datetime(2026, m, 2, tzinfo=UTC).timestamp()) for m in range(1, 6)]
     monthly = Series("bandwidth", "CN", np.array(times), np.arange(1.0, 6.0))
     paged.put_traffic(traffic(monthly))
     got = paged.get_traffic().series[("bandwidth", "CN")]
     assert got.values.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+@pytest.mark.dynamodb
+def test_dynamodb_a_notice_added_while_one_is_taken_out_stays(dynamo_store: DynamoStore) -> None:
+    """The outbox changes between the removal's guess and its write: it is read again, and only
+    the sent notice goes; the request stays in the outbox index for the other."""
+    store = dynamo_store
+    first = created(store, assurance(dt.date(2026, 12, 7)))
+    second = bumped(first)
+    meanwhile: list[bool] = []
+
+    def another_change(**_: object) -> None:
+        if not meanwhile:
+            meanwhile.append(True)
+            store.save_request(second, 1, entry(second, "updated"))
+
+    store.client.meta.events.register("before-call.dynamodb.TransactWriteItems", another_change)
+    try:
+        store.notice_sent(Notice(request=first, audit=entry(first, "created")))
+    finally:
+        store.client.meta.events.unregister(
+            "before-call.dynamodb.TransactWriteItems", another_change
+        )
+    assert store.pending_notices() == [Notice(request=second, audit=entry(second, "updated"))]
+    index = store.client.scan(TableName=store.requests_table, IndexName="outbox")
+    assert [i["id"]["S"] for i in index["Items"]] == [first.id]
+    store.notice_sent(Notice(request=second, audit=entry(second, "updated")))
+    index = store.client.scan(TableName=store.requests_table, IndexName="outbox")
+    assert index["Items"] == []
+
+
+@pytest.mark.dynamodb
+def test_dynamodb_reads_trails_and_notices_written_before_they_moved(
+    dynamo_store: DynamoStore,
+) -> None:
+    """Items as stores before this layout wrote them: the request alone on its item, its audit
+    entries in the audit table, its notices in the notices table. They are read with the new
+    ones, a change appends to them, and a sent notice of old is deleted from its table."""
+    store = dynamo_store
+    first = tracked(assurance(dt.date(2026, 12, 7)))
+    old_entry, old_notice = (
+        entry(first, "created"),
+        Notice(request=first, audit=entry(first, "created")),
+    )
+    put = store.client.put_item
+    put(TableName=store.requests_table, Item={
+        "id": {"S": first.id}, "version": {"N": "1"}, "doc": {"S": first.model_dump_json()},
+        "deadline": {"S": first.request.deadline.isoformat()},
+    })  # fmt: skip
+    for table, doc in ((store.audit_table, old_entry), (store.notices_table, old_notice)):
+        key = {"request_id": {"S": first.id}, "version": {"N": "1"}}
+        put(TableName=table, Item=key | {"doc": {"S": doc.model_dump_json()}})
+    assert store.audit_trail(first.id) == [old_entry]
+    assert store.pending_notices() == [old_notice]
+
+    second = bumped(first)
+    with pytest.raises(Conflict):  # version 1 is in the old trail already
+        store.save_request(second, 1, entry(first, "created again"))
+    store.save_request(second, 1, entry(second, "updated"))
+    assert store.audit_trail(first.id) == [old_entry, entry(second, "updated")]
+    new_notice = Notice(request=second, audit=entry(second, "updated"))
+    assert store.pending_notices() == [old_notice, new_notice]
+    store.notice_sent(old_notice)
+    assert store.client.scan(TableName=store.notices_table)["Items"] == []
+    assert store.pending_notices() == [new_notice]
+    store.notice_sent(new_notice)
+    assert store.pending_notices() == []
 
 
 @pytest.mark.dynamodb

@@ -4,21 +4,30 @@ Tables, named from a prefix P (CloudFormation creates them in production; keep
 the key schema below in step with infra/):
 
 - ``P-events``:   partition key ``id`` (S); ``start`` (S, ISO 8601), ``doc`` (S, JSON)
-- ``P-requests``: partition key ``id`` (S); ``version`` (N), ``deadline`` (S), ``doc`` (S, JSON),
-  and what a planning cycle filters by: ``period`` (S), ``live`` (BOOL), ``ends_us`` (N); the
-  latest-plan marker (``LATEST_PLAN_ID``) with ``at_us`` (N) and the cycle's mark ``cycle`` (B)
-- ``P-audit``:    partition key ``request_id`` (S), sort key ``version`` (N); ``doc`` (S, JSON);
-  deletions of traffic are logged here too, under the reserved id ``#traffic``
+- ``P-requests``: partition key ``id`` (S). One item per request holds all that a change writes:
+  ``version`` (N), ``deadline`` (S), ``doc`` (S, JSON); what a planning cycle filters by:
+  ``period`` (S), ``live`` (BOOL), ``ends_us`` (N); its audit trail ``trail`` (L of S, JSON,
+  oldest first) and the latest version in it, ``logged`` (N); and its outbox: ``notices`` (L of M: ``version`` N, ``request`` S, ``audit`` S),
+  the notices not sent yet, with ``outbox`` (S, the id) set while there are any, the key of the
+  sparse index ``outbox`` (keys only) that finds them. Also the latest-plan marker
+  (``LATEST_PLAN_ID``) with ``at_us`` (N) and the cycle's mark ``cycle`` (B).
+- ``P-audit``:    partition key ``request_id`` (S), sort key ``version`` (N); ``doc`` (S, JSON):
+  deletions of traffic, under the reserved id ``#traffic``, and the audit entries of requests
+  written before the trail moved onto the request item (read, never written any more)
 - ``P-traffic``:  partition key ``key`` (S): ``metric/scope/YYYY-MM@<upload>`` with ``blob`` (B),
   one version of one chunk; and the head ``#head`` with ``version`` (N) and ``chunks`` (M, chunk
   key -> upload), which says which versions are current (see put_traffic)
 - ``P-notices``:  partition key ``request_id`` (S), sort key ``version`` (N); ``doc`` (S, JSON):
-  the outbox of notifications, written with the change they announce, deleted once sent
+  notices written before the outbox moved onto the request item; read, and deleted once sent
 
-Reads are strongly consistent. Lists are Scans, paged through and sorted here: the tables hold
-one team's calendar and requests (thousands of items at most), not a data set worth an index;
-the notices table holds only what is not sent yet. A planning cycle's changes go in transactions
-of up to 100 items, one change (request, audit entry, notice) never split across two.
+A change is one item, so a planning cycle's first 10,000 requests are 10,000 items, not 30,000
+(DynamoDB bills, and DynamoDB Local spends its time, per item). Changes go in transactions of up
+to 99, with the latest-plan marker, several transactions in flight at once.
+
+Reads are strongly consistent, but for the outbox index (DynamoDB's indexes are not): it only
+says which requests to read, consistently. Lists are Scans, paged through and sorted here: the
+tables hold one team's calendar and requests (thousands of items at most), not a data set worth
+an index.
 """
 
 from __future__ import annotations
@@ -26,11 +35,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import json
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -65,8 +77,14 @@ LOCAL_REGION = "us-east-1"
 MAX_BATCH_GET_KEYS = 100
 MAX_BATCH_WRITE_ITEMS = 25
 MAX_TRANSACTION_ITEMS = 100
-# A change is its request, audit entry and notice; every transaction also checks the marker.
-CHANGES_PER_TRANSACTION = (MAX_TRANSACTION_ITEMS - 1) // 3
+# A change is one item (its request, carrying the audit entry and the notice); every
+# transaction also checks the latest-plan marker.
+CHANGES_PER_TRANSACTION = MAX_TRANSACTION_ITEMS - 1
+# Transactions save_requests keeps in flight at once. DynamoDB serves them in parallel; the
+# marker check in each still stops a plan that another one overtook.
+WRITERS = 4
+# The sparse index of requests with notices to send (see the module's docstring).
+OUTBOX_INDEX = "outbox"
 UNPROCESSED_ATTEMPTS = 8
 
 # How often a write whose transaction collided with another one in flight is tried again
@@ -159,9 +177,18 @@ class DynamoStore:
                 "BillingMode": "PAY_PER_REQUEST",
             }
 
+        requests = table(self.requests_table, [("id", "S", "HASH")])
+        requests["AttributeDefinitions"].append({"AttributeName": "outbox", "AttributeType": "S"})
+        requests["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": OUTBOX_INDEX,
+                "KeySchema": [{"AttributeName": "outbox", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ]
         return [
             table(self.events_table, [("id", "S", "HASH")]),
-            table(self.requests_table, [("id", "S", "HASH")]),
+            requests,
             table(self.audit_table, [("request_id", "S", "HASH"), ("version", "N", "RANGE")]),
             table(self.traffic_table, [("key", "S", "HASH")]),
             table(self.notices_table, [("request_id", "S", "HASH"), ("version", "N", "RANGE")]),
@@ -255,21 +282,18 @@ class DynamoStore:
     # -- tracked requests ---------------------------------------------------------------------
 
     def get_request(self, request_id: str) -> TrackedRequest | None:
-        item = self._get(self.requests_table, {"id": _s(request_id)})
+        item = self._get(self.requests_table, {"id": _s(request_id)}, "doc")
         return TrackedRequest.model_validate_json(item["doc"]["S"]) if item else None
 
     def list_requests(self) -> list[TrackedRequest]:
-        tracked = [
-            TrackedRequest.model_validate_json(i["doc"]["S"])
-            for i in self._scan(self.requests_table)
-            if i["id"]["S"] != LATEST_PLAN_ID
-        ]
+        items = self._paged("scan", TableName=self.requests_table, **_REQUEST_DOC)
+        tracked = [_request_of(i) for i in items if i["id"]["S"] != LATEST_PLAN_ID]
         return sorted(tracked, key=lambda t: (t.request.deadline, t.id))
 
     def requests_in_reach(self, reach: Reach) -> list[TrackedRequest]:
         """A Scan still reads the whole table, but only what is in reach (and items written
         before the filtered attributes existed) comes back to be parsed."""
-        names = {"#ends": "ends_us", "#live": "live"}
+        names = {"#ends": "ends_us", "#live": "live"} | _REQUEST_DOC["ExpressionAttributeNames"]
         values: dict[str, Any] = {":from": _n(plan_moment(reach.ends_from)), ":yes": {"BOOL": True}}
         condition = "attribute_not_exists(#ends) OR (#live = :yes AND #ends >= :from)"
         if reach.first_month is not None:
@@ -280,14 +304,11 @@ class DynamoStore:
             "scan",
             TableName=self.requests_table,
             FilterExpression=condition,
+            ProjectionExpression=_REQUEST_DOC["ProjectionExpression"],
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
-        tracked = [
-            TrackedRequest.model_validate_json(i["doc"]["S"])
-            for i in items
-            if i["id"]["S"] != LATEST_PLAN_ID
-        ]
+        tracked = [_request_of(i) for i in items if i["id"]["S"] != LATEST_PLAN_ID]
         in_reach = filter(reach.covers, tracked)
         return sorted(in_reach, key=lambda t: (t.request.deadline, t.id))
 
@@ -299,7 +320,7 @@ class DynamoStore:
         announce: bool = True,
         planned_at: dt.datetime | None = None,
     ) -> None:
-        actions = self._change_actions(tracked, expected_version, audit, announce)
+        actions = [self._change_action(tracked, expected_version, audit, announce)]
         if planned_at is not None:
             actions.append({"Put": self._latest_plan_put(planned_at)})
         reasons = self._transact(actions)
@@ -316,84 +337,109 @@ class DynamoStore:
     def save_requests(
         self, changes: Sequence[Change], planned_at: dt.datetime | None = None
     ) -> Saved:
-        """A transaction per CHANGES_PER_TRANSACTION changes. One that is cancelled (a change
-        lost its condition, or met another writer) is done again a change at a time, so that
-        the others are written and only the ones at fault conflict."""
+        """Transactions of up to CHANGES_PER_TRANSACTION changes, WRITERS of them at once; a
+        request's second change waits for the wave after its first. A transaction that is
+        cancelled (a change lost its condition, or met another writer) is done again a change
+        at a time, so that the others are written and only the ones at fault conflict. Once a
+        transaction finds the plan overtaken, no further one starts."""
+        overtaken = threading.Event()
+        saved = Saved([], [])
+        with ThreadPoolExecutor(WRITERS) as pool:
+            for wave in _waves(changes):
+                batches = _chunked(wave, CHANGES_PER_TRANSACTION)
+                write = functools.partial(self._write_batch, planned_at=planned_at, stop=overtaken)
+                for written, conflicted in pool.map(write, batches):
+                    saved.written.extend(written)
+                    saved.conflicted.extend(conflicted)
+                if overtaken.is_set():
+                    return dataclasses.replace(saved, stale=True)
+        return saved
+
+    def _write_batch(
+        self, batch: Sequence[Change], planned_at: dt.datetime | None, stop: threading.Event
+    ) -> tuple[list[Change], list[Change]]:
+        """One transaction of ``batch`` (the written changes, the conflicted); nothing once
+        ``stop`` is set, and ``stop`` set when the plan was overtaken."""
+        if stop.is_set():
+            return [], []
+        actions = [self._change_action(c.after, c.expected_version, c.audit) for c in batch]
+        if planned_at is not None:
+            actions.append({"Put": self._latest_plan_put(planned_at)})
+        reasons = self._transact(actions)
+        if reasons is None:
+            return list(batch), []
+        if planned_at is not None and reasons[-1] == "ConditionalCheckFailed":
+            stop.set()
+            return [], []
         written: list[Change] = []
         conflicted: list[Change] = []
-        for batch in _batches(changes):
-            actions = [action for change in batch for action in self._actions_of(change)]
-            if planned_at is not None:
-                actions.append({"Put": self._latest_plan_put(planned_at)})
-            reasons = self._transact(actions)
-            if reasons is None:
-                written.extend(batch)
-                continue
-            if planned_at is not None and reasons[-1] == "ConditionalCheckFailed":
-                return Saved(written, conflicted, stale=True)
-            for change in batch:
-                try:
-                    self.save_request(
-                        change.after, change.expected_version, change.audit, planned_at=planned_at
-                    )
-                except StalePlan:
-                    return Saved(written, conflicted, stale=True)
-                except Conflict:
-                    conflicted.append(change)
-                else:
-                    written.append(change)
-        return Saved(written, conflicted)
+        for change in batch:
+            try:
+                self.save_request(
+                    change.after, change.expected_version, change.audit, planned_at=planned_at
+                )
+            except StalePlan:
+                stop.set()
+                break
+            except Conflict:
+                conflicted.append(change)
+            else:
+                written.append(change)
+        return written, conflicted
 
-    def _actions_of(self, change: Change) -> list[dict[str, Any]]:
-        return self._change_actions(change.after, change.expected_version, change.audit, True)
-
-    def _change_actions(
+    def _change_action(
         self,
         tracked: TrackedRequest,
         expected_version: int | None,
         audit: AuditEntry,
-        announce: bool,
-    ) -> list[dict[str, Any]]:
-        """The request's put on its expected version, its audit entry (new), its notice."""
-        request_put: dict[str, Any] = {
-            "TableName": self.requests_table,
-            "Item": {
-                "id": _s(tracked.id),
-                "version": _n(tracked.version),
-                "deadline": _s(tracked.request.deadline.isoformat()),
-                "doc": _s(tracked.model_dump_json()),
-                "period": _s(period_of(tracked.id)),
-                "live": {"BOOL": tracked.is_live},
-                "ends_us": _n(plan_moment(tracked.request.burst_end)),
-            },
+        announce: bool = True,
+    ) -> dict[str, Any]:
+        """The one write of a change: the request on its expected version, its audit entry
+        added to the trail and, when ``announce``, its notice to the outbox. A new request is
+        a Put (none may exist), a known one an Update, which keeps its trail and outbox."""
+        doc = _s(tracked.model_dump_json())
+        entry = _s(audit.model_dump_json())
+        fields: Item = {
+            "version": _n(tracked.version),
+            "deadline": _s(tracked.request.deadline.isoformat()),
+            "doc": doc,
+            "period": _s(period_of(tracked.id)),
+            "live": {"BOOL": tracked.is_live},
+            "ends_us": _n(plan_moment(tracked.request.burst_end)),
         }
+        notice = {"M": {"version": _n(audit.version), "request": doc, "audit": entry}}
         if expected_version is None:
-            request_put["ConditionExpression"] = "attribute_not_exists(#id)"
-            request_put["ExpressionAttributeNames"] = {"#id": "id"}
-        else:
-            request_put["ConditionExpression"] = "#version = :expected"
-            request_put["ExpressionAttributeNames"] = {"#version": "version"}
-            request_put["ExpressionAttributeValues"] = {":expected": _n(expected_version)}
-        audit_put = {
-            "TableName": self.audit_table,
-            "Item": {
-                "request_id": _s(audit.request_id),
-                "version": _n(audit.version),
-                "doc": _s(audit.model_dump_json()),
-            },
-            "ConditionExpression": "attribute_not_exists(#rid)",
-            "ExpressionAttributeNames": {"#rid": "request_id"},
-        }
-        actions = [{"Put": request_put}, {"Put": audit_put}]
+            item = {"id": _s(tracked.id), **fields, "trail": {"L": [entry]}}
+            item["logged"] = _n(audit.version)
+            if announce:
+                item |= {"notices": {"L": [notice]}, "outbox": _s(tracked.id)}
+            return {"Put": {"TableName": self.requests_table, "Item": item, **_NEW_ID}}
+        names = {f"#{name}": name for name in fields}
+        values = {f":{name}": value for name, value in fields.items()}
+        assignments = [f"#{name} = :{name}" for name in fields]
+        names["#trail"] = "trail"
+        values |= {":entry": {"L": [entry]}, ":none": {"L": []}}
+        assignments.append("#trail = list_append(if_not_exists(#trail, :none), :entry)")
         if announce:
-            notice = Notice(request=tracked, audit=audit)
-            notice_item = {
-                "request_id": _s(notice.request_id),
-                "version": _n(notice.version),
-                "doc": _s(notice.model_dump_json()),
-            }
-            actions.append({"Put": {"TableName": self.notices_table, "Item": notice_item}})
-        return actions
+            names |= {"#notices": "notices", "#outbox": "outbox"}
+            values |= {":notice": {"L": [notice]}, ":id": _s(tracked.id)}
+            assignments.append("#notices = list_append(if_not_exists(#notices, :none), :notice)")
+            assignments.append("#outbox = :id")
+        # "logged": the trail's latest version, which a new entry must pass (items from before
+        # the trail moved here have none, and entries up to their version in the audit table).
+        names["#logged"] = "logged"
+        values |= {":expected": _n(expected_version), ":logged": _n(audit.version)}
+        assignments.append("#logged = :logged")
+        update = {
+            "TableName": self.requests_table,
+            "Key": {"id": _s(tracked.id)},
+            "UpdateExpression": "SET " + ", ".join(assignments),
+            "ConditionExpression": "#version = :expected AND (#logged < :logged OR "
+            "(attribute_not_exists(#logged) AND #version < :logged))",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        return {"Update": update}
 
     def _latest_plan_put(
         self, planned_at: dt.datetime, cycle: CycleMark | None = None
@@ -425,25 +471,78 @@ class DynamoStore:
         return unpack_mark(item["cycle"]["B"]) if item and "cycle" in item else None
 
     def audit_trail(self, request_id: str) -> list[AuditEntry]:
+        """The trail on the request item, after any entries of it kept in the audit table
+        from before the trail moved there."""
         items = self._paged(
             "query",
             TableName=self.audit_table,
             KeyConditionExpression="#rid = :rid",
             ExpressionAttributeNames={"#rid": "request_id"},
             ExpressionAttributeValues={":rid": _s(request_id)},
-            ScanIndexForward=True,  # by version, oldest first
         )
-        return [AuditEntry.model_validate_json(item["doc"]["S"]) for item in items]
+        docs = {int(i["version"]["N"]): i["doc"]["S"] for i in items}
+        item = self._get(self.requests_table, {"id": _s(request_id)}, "trail")
+        for entry in item.get("trail", {}).get("L", []) if item else []:
+            audit = AuditEntry.model_validate_json(entry["S"])
+            docs[audit.version] = entry["S"]
+        return [AuditEntry.model_validate_json(docs[v]) for v in sorted(docs)]
 
     # -- the outbox of notices ----------------------------------------------------------------
 
     def pending_notices(self) -> list[Notice]:
-        items = self._scan(self.notices_table)
-        return in_sending_order([Notice.model_validate_json(i["doc"]["S"]) for i in items])
+        """The requests the outbox index names, read again consistently (the index may lag),
+        and the notices table of old."""
+        keys = self._paged(
+            "scan", TableName=self.requests_table, IndexName=OUTBOX_INDEX, consistent=False
+        )
+        ids = {key["id"]["S"] for key in keys}
+        items = self._batch_get(self.requests_table, "id", ids, "notices").values()
+        notices = [_notice_of(n["M"]) for i in items for n in i.get("notices", {}).get("L", [])]
+        notices += [
+            Notice.model_validate_json(i["doc"]["S"]) for i in self._scan(self.notices_table)
+        ]
+        return in_sending_order(notices)
 
     def notice_sent(self, notice: Notice) -> None:
-        key = {"request_id": _s(notice.request_id), "version": _n(notice.version)}
-        self.client.delete_item(TableName=self.notices_table, Key=key)
+        """Take the notice out of its request's outbox. The usual case, the request's only
+        notice, is one conditional write; otherwise the outbox is read to find it, and read
+        again if it changed meanwhile. A notice found in no outbox is one of old."""
+        key = {"id": _s(notice.request_id)}
+        versions = [notice.version]  # a guess: the only one
+        for _ in range(TRANSACTION_ATTEMPTS):
+            if notice.version not in versions:
+                legacy = {"request_id": _s(notice.request_id), "version": _n(notice.version)}
+                self.client.delete_item(TableName=self.notices_table, Key=legacy)
+                return
+            if self._transact([{"Update": self._outbox_removal(key, versions, notice.version)}]):
+                item = self._get(self.requests_table, key, "notices")
+                outbox = item.get("notices", {}).get("L", []) if item else []
+                versions = [int(n["M"]["version"]["N"]) for n in outbox]
+                continue
+            return
+        raise Conflict(f"the outbox of request {notice.request_id} keeps changing; try again")
+
+    def _outbox_removal(self, key: Item, versions: list[int], version: int) -> dict[str, Any]:
+        """Remove ``version`` from an outbox read as ``versions``, on condition that it is
+        still there; the last one leaves the outbox index too."""
+        place = versions.index(version)
+        update: dict[str, Any] = {
+            "TableName": self.requests_table,
+            "Key": key,
+            "ExpressionAttributeNames": {"#notices": "notices", "#version": "version"},
+            "ExpressionAttributeValues": {":version": _n(version)},
+        }
+        if len(versions) == 1:
+            update["ExpressionAttributeNames"]["#outbox"] = "outbox"
+            update["ExpressionAttributeValues"][":one"] = _n(1)
+            update["UpdateExpression"] = "REMOVE #notices, #outbox"
+            update["ConditionExpression"] = (
+                "size(#notices) = :one AND #notices[0].#version = :version"
+            )
+        else:
+            update["UpdateExpression"] = f"REMOVE #notices[{place}]"
+            update["ConditionExpression"] = f"#notices[{place}].#version = :version"
+        return update
 
     # -- traffic ------------------------------------------------------------------------------
     #
@@ -654,25 +753,36 @@ class DynamoStore:
 
     def _read_items(self, keys: Iterable[str]) -> dict[str, bytes]:
         """The blobs of those of ``keys`` that exist (consistent reads)."""
-        found: dict[str, bytes] = {}
+        items = self._batch_get(self.traffic_table, "key", keys, "blob")
+        return {key: item["blob"]["B"] for key, item in items.items()}
+
+    def _batch_get(
+        self, table: str, key_name: str, keys: Iterable[str], *attributes: str
+    ) -> dict[str, Item]:
+        """The items of ``table`` whose key ``key_name`` is one of ``keys`` (those that exist,
+        read consistently), each with its key and ``attributes``."""
+        found: dict[str, Item] = {}
         unique = sorted(set(keys))
+        names = {f"#{name}": name for name in (key_name, *attributes)}
         for start in range(0, len(unique), MAX_BATCH_GET_KEYS):
             request: dict[str, Any] = {
-                self.traffic_table: {
-                    "Keys": [{"key": _s(k)} for k in unique[start : start + MAX_BATCH_GET_KEYS]],
+                table: {
+                    "Keys": [{key_name: _s(k)} for k in unique[start : start + MAX_BATCH_GET_KEYS]],
                     "ConsistentRead": True,
+                    "ProjectionExpression": ", ".join(names),
+                    "ExpressionAttributeNames": names,
                 }
             }
             for attempt in range(UNPROCESSED_ATTEMPTS):
                 response = self.client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.traffic_table, []):
-                    found[item["key"]["S"]] = item["blob"]["B"]
+                for item in response.get("Responses", {}).get(table, []):
+                    found[item[key_name]["S"]] = item
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
                 _pause(attempt)
             else:
-                raise RuntimeError("DynamoDB kept leaving traffic keys unprocessed; try again")
+                raise RuntimeError(f"DynamoDB kept leaving keys of {table} unprocessed; try again")
         return found
 
     def _put_items(self, blobs: dict[str, bytes]) -> None:
@@ -699,18 +809,24 @@ class DynamoStore:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _get(self, table: str, key: Item) -> Item | None:
-        response = self.client.get_item(TableName=table, Key=key, ConsistentRead=True)
-        item: Item | None = response.get("Item")
+    def _get(self, table: str, key: Item, *attributes: str) -> Item | None:
+        """The item (consistent read), with only ``attributes`` and its key when given."""
+        arguments: dict[str, Any] = {"TableName": table, "Key": key, "ConsistentRead": True}
+        if attributes:
+            names = {f"#{name}": name for name in (*key, *attributes)}
+            arguments["ProjectionExpression"] = ", ".join(names)
+            arguments["ExpressionAttributeNames"] = names
+        item: Item | None = self.client.get_item(**arguments).get("Item")
         return item
 
     def _scan(self, table: str) -> Iterator[Item]:
         return self._paged("scan", TableName=table)
 
-    def _paged(self, operation: str, **arguments: Any) -> Iterator[Item]:
-        """Every item of a Scan or Query, following LastEvaluatedKey page by page."""
+    def _paged(self, operation: str, consistent: bool = True, **arguments: Any) -> Iterator[Item]:
+        """Every item of a Scan or Query, following LastEvaluatedKey page by page. Reads are
+        consistent but on an index (``consistent=False``), where DynamoDB refuses them."""
         call = getattr(self.client, operation)
-        arguments["ConsistentRead"] = True
+        arguments["ConsistentRead"] = consistent
         if self._page_size is not None:
             arguments["Limit"] = self._page_size
         while True:
@@ -747,17 +863,47 @@ class DynamoStore:
         return reasons
 
 
-def _batches(changes: Sequence[Change]) -> Iterator[list[Change]]:
-    """Up to CHANGES_PER_TRANSACTION changes at a time, never two of one request: a transaction
-    may touch an item only once."""
-    batch: list[Change] = []
+# The projection of a request's own document: its trail and outbox stay on the server.
+_REQUEST_DOC: dict[str, Any] = {
+    "ProjectionExpression": "#id, #doc",
+    "ExpressionAttributeNames": {"#id": "id", "#doc": "doc"},
+}
+# The condition of a Put that creates an item: none may exist under its key.
+_NEW_ID = {
+    "ConditionExpression": "attribute_not_exists(#id)",
+    "ExpressionAttributeNames": {"#id": "id"},
+}
+
+
+def _request_of(item: Item) -> TrackedRequest:
+    return TrackedRequest.model_validate_json(item["doc"]["S"])
+
+
+def _notice_of(entry: Item) -> Notice:
+    return Notice(
+        request=TrackedRequest.model_validate_json(entry["request"]["S"]),
+        audit=AuditEntry.model_validate_json(entry["audit"]["S"]),
+    )
+
+
+def _waves(changes: Sequence[Change]) -> Iterator[list[Change]]:
+    """The changes in waves that touch each request once (a transaction may touch an item only
+    once, and two transactions in flight must not race for one): every request's first change
+    in the first wave, its second in the next, in the order given."""
+    seen: dict[str, int] = {}
+    waves: list[list[Change]] = []
     for change in changes:
-        if len(batch) == CHANGES_PER_TRANSACTION or change.after.id in {c.after.id for c in batch}:
-            yield batch
-            batch = []
-        batch.append(change)
-    if batch:
-        yield batch
+        wave = seen.get(change.after.id, -1) + 1
+        seen[change.after.id] = wave
+        if wave == len(waves):
+            waves.append([])
+        waves[wave].append(change)
+    yield from waves
+
+
+def _chunked(changes: Sequence[Change], size: int) -> Iterator[list[Change]]:
+    for start in range(0, len(changes), size):
+        yield list(changes[start : start + size])
 
 
 def _as_read(expected: Event | None) -> dict[str, Any]:
