@@ -7,9 +7,10 @@ the key schema below in step with infra/):
 - ``P-requests``: partition key ``id`` (S). One item per request holds all that a change writes:
   ``version`` (N), ``deadline`` (S), ``doc`` (S, JSON); what a planning cycle filters by:
   ``period`` (S), ``live`` (BOOL), ``ends_us`` (N); its audit trail ``trail`` (L of S, JSON,
-  oldest first) and the latest version in it, ``logged`` (N); and its outbox: ``notices`` (L of M: ``version`` N, ``request`` S, ``audit`` S),
-  the notices not sent yet, with ``outbox`` (S, the id) set while there are any, the key of the
-  sparse index ``outbox`` (keys only) that finds them. Also the latest-plan marker
+  oldest first) and the latest version in it, ``logged`` (N); and its outbox: ``notices`` (L of
+  M: ``version`` N, ``request`` S, ``audit`` S), the notices not sent yet, with ``outbox`` (S,
+  the id) set while there are any, the key of the sparse index ``outbox`` (keys only) that finds
+  them. Also the latest-plan marker
   (``LATEST_PLAN_ID``) with ``at_us`` (N) and the cycle's mark ``cycle`` (B).
 - ``P-audit``:    partition key ``request_id`` (S), sort key ``version`` (N); ``doc`` (S, JSON):
   deletions of traffic, under the reserved id ``#traffic``, and the audit entries of requests
