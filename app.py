@@ -1,7 +1,9 @@
-"""The AWS entry points: the Chalice app, its API blueprints, its schedules and the S3 drops.
+"""The AWS entry points: the Chalice app, its API routes, its schedules and the S3 drops.
 
 Each handler here only hands over to chalicelib.entry, which reads the clock, calls one workflow
-and renders. Heavy modules load on first use, not at import (chalicelib.config.bootstrap).
+and renders. Heavy modules load on first use, not at import (chalicelib.config.bootstrap); the
+API's routes are registered from a table and each imports its module with its first request
+(chalicelib.entry.api.routing).
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ from chalice.app import S3Event, SQSEvent
 
 from chalicelib.config.settings import Settings
 from chalicelib.entry import schedules
-from chalicelib.entry.api.openapi import ALL_ROUTES
+from chalicelib.entry.api.routing import register_routes
 
 app = Chalice(app_name="burst-assurance")
 app.log.setLevel(logging.INFO)
 app.api.binary_types.append("application/gzip")  # calendar uploads (POST /events/import)
-for routes in ALL_ROUTES:
-    app.register_blueprint(routes.blueprint)
+register_routes(app)
 
 # Read when Chalice packages the app: the cycle's rate and the S3 drops' bucket.
 PACKAGING = Settings.from_env()

@@ -67,19 +67,45 @@ def test_china_loaded_alone_gives_the_library_s_own_calendar(year: int) -> None:
     assert alone.weekend_workdays == through_registry.weekend_workdays
 
 
+LIST_EVENTS = {
+    "resource": "/events", "path": "/events", "httpMethod": "GET",
+    "headers": {"Authorization": "Bearer startup-token"}, "multiValueHeaders": {},
+    "queryStringParameters": None, "multiValueQueryStringParameters": None,
+    "pathParameters": None, "stageVariables": None, "body": None, "isBase64Encoded": False,
+    "requestContext": {"resourcePath": "/events", "httpMethod": "GET", "stage": "api"},
+}  # fmt: skip
+# The API's modules other than the events routes: what GET /events does not need.
+OTHER_ROUTES = tuple(
+    f"chalicelib.entry.api.{name}" for name in ("openapi", "forecasts", "requests", "slack", "page")
+)
+
+
+def list_events_once(tmp_path: Path) -> set[str]:
+    """The modules a fresh interpreter loaded to import the app and answer GET /events."""
+    return loaded_after(
+        f"import app\nassert app.app({LIST_EVENTS!r}, None)['statusCode'] == 200",
+        {"BURST_ASSURANCE_DATA_DIR": str(tmp_path), "BURST_ASSURANCE_API_TOKEN": "startup-token"},
+    )
+
+
 def test_an_api_call_that_needs_no_traffic_loads_no_numpy(tmp_path: Path) -> None:
     # Listing events builds the runtime (settings, policy, store) and the Spring Festival Galas,
     # but reads no traffic: NumPy (0.15 s of a cold start) stays out.
-    event = {
-        "resource": "/events", "path": "/events", "httpMethod": "GET",
-        "headers": {"Authorization": "Bearer startup-token"}, "multiValueHeaders": {},
-        "queryStringParameters": None, "multiValueQueryStringParameters": None,
-        "pathParameters": None, "stageVariables": None, "body": None, "isBase64Encoded": False,
-        "requestContext": {"resourcePath": "/events", "httpMethod": "GET", "stage": "api"},
-    }  # fmt: skip
-    modules = loaded_after(
-        f"import app\nassert app.app({event!r}, None)['statusCode'] == 200",
-        {"BURST_ASSURANCE_DATA_DIR": str(tmp_path), "BURST_ASSURANCE_API_TOKEN": "startup-token"},
-    )
+    modules = list_events_once(tmp_path)
     assert "chalicelib.adapters.store.sqlite" in modules
     assert "numpy" not in modules
+
+
+def test_importing_the_app_imports_no_route_module() -> None:
+    # The routes are registered from a table; each module loads with its route's first request.
+    modules = loaded_after("import app")
+    api = {m for m in modules if m.startswith("chalicelib.entry.api.")}
+    assert api == {"chalicelib.entry.api.routing"}
+
+
+def test_listing_events_loads_only_the_events_routes(tmp_path: Path) -> None:
+    # Not the other routes' modules and models, nor the OpenAPI generator; and with the default
+    # policy, no TOML parser.
+    modules = list_events_once(tmp_path)
+    assert "chalicelib.entry.api.events" in modules
+    assert not modules & {*OTHER_ROUTES, "chalicelib.workflows.requests", "tomllib"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,11 +18,10 @@ from pydantic import SecretStr, ValidationError
 
 from chalicelib.config.settings import ENV_PREFIX, Settings
 from chalicelib.domain.errors import InputError
-from chalicelib.domain.policy import describe_validation_error
+from chalicelib.domain.policy import Policy, describe_validation_error
 
 if TYPE_CHECKING:
     from chalicelib.adapters.slack.notifier import SlackNotifier
-    from chalicelib.domain.policy import Policy
     from chalicelib.workflows.ports import Filer, Notifier, Store, TrafficSource
 
 
@@ -122,10 +122,13 @@ def build_slack(settings: Settings, policy: Policy) -> SlackNotifier:
 
 
 def _require_region(settings: Settings) -> None:
-    """boto3's own error for a missing region is a traceback far from the cause."""
+    """boto3's own error for a missing region is a traceback far from the cause. The region
+    botocore reads first, AWS_DEFAULT_REGION (Lambda sets it), spares making a session here."""
+    if settings.dynamodb_endpoint is not None or os.environ.get("AWS_DEFAULT_REGION"):
+        return
     import boto3
 
-    if settings.dynamodb_endpoint is None and boto3.session.Session().region_name is None:
+    if boto3.session.Session().region_name is None:
         raise InputError(
             "the DynamoDB store needs an AWS region: set AWS_REGION or AWS_DEFAULT_REGION "
             f"(or {ENV_PREFIX}DYNAMODB_ENDPOINT for DynamoDB Local)"
@@ -153,9 +156,12 @@ def build_source(settings: Settings, store: Store, policy: Policy) -> TrafficSou
 
 
 def build_policy(settings: Settings, policy_file: str | Path | None = None) -> Policy:
+    path = policy_file or settings.policy_file
+    if path is None:  # the default profile: no TOML parser to load
+        return Policy()
     from chalicelib.config.policy_file import load_policy
 
-    return load_policy(policy_file or settings.policy_file)
+    return load_policy(path)
 
 
 # Which secret holds which settings: one secret per concern, so that each function's role can

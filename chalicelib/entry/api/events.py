@@ -30,7 +30,6 @@ from chalicelib.entry.api.models import (
 )
 from chalicelib.workflows import events as calendar
 from chalicelib.workflows.ports import Answer
-from chalicelib.workflows.requests import open_requests
 
 routes = Routes("events")
 EVENT_BODY = {"application/json": EventBody}
@@ -112,7 +111,7 @@ def _upload_name() -> str:
 
 
 def _idempotency_key() -> str | None:
-    key = routes.blueprint.current_request.headers.get("idempotency-key")
+    key = routes.request.headers.get("idempotency-key")
     if key is None:
         return None
     if not 1 <= len(key) <= 200 or not key.isprintable():
@@ -125,7 +124,7 @@ def _answer(answer: Answer) -> Response:
 
 
 def _if_match() -> str | None:
-    value = routes.blueprint.current_request.headers.get("if-match")
+    value = routes.request.headers.get("if-match")
     return value.strip() if value else None
 
 
@@ -170,9 +169,10 @@ def calendar_feed(rt: Runtime) -> Response:
     """Events, and each open request at its deadline with alarms at the reminder points."""
     from chalicelib.adapters import ical
     from chalicelib.domain.workdays import WorkingDayCalendar
+    from chalicelib.workflows.requests import open_requests
 
     q = parse_query(CalendarQuery, routes.query())
-    check_feed_token(rt.settings, q.token, routes.blueprint.current_request.headers)
+    check_feed_token(rt.settings, q.token, routes.request.headers)
     now, zone = clock.utc_now(), rt.policy.zone
     events = calendar.calendar_events(rt.store, rt.policy, now=now)
     tracked = open_requests(rt.store)

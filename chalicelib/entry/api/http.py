@@ -1,8 +1,11 @@
 """The API's HTTP plumbing: one way in for every route.
 
-``Routes`` wraps a Chalice Blueprint: a route declared with it is authenticated, has its errors
-turned into the JSON error body, and is recorded with its models for the OpenAPI document.
-Parsing and authentication are plain functions, so they read and test without Chalice.
+``Routes`` collects a module's routes: a route declared with it is authenticated, has its errors
+turned into the JSON error body, and is recorded with its models for the OpenAPI document. The
+app does not import the route modules to start: it registers every route from a table
+(chalicelib.entry.api.routing) and imports a route's module with its first request, which binds
+the module's ``Routes`` to the app. Parsing and authentication are plain functions, so they read
+and test without Chalice.
 """
 
 from __future__ import annotations
@@ -11,13 +14,14 @@ import csv
 import functools
 import hmac
 import json
+import logging
 import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from chalice import Blueprint, Response
+from chalice import Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.config.bootstrap import Runtime, runtime
@@ -26,6 +30,10 @@ from chalicelib.domain.errors import Conflict, InputError, KeyReused, NotFound, 
 from chalicelib.domain.events import Event
 from chalicelib.entry.api.models import EventBody
 from chalicelib.workflows.ports import FilingError
+
+if TYPE_CHECKING:
+    from chalice import Chalice
+    from chalice.app import Request
 
 MAX_JSON_BYTES = 256 * 1024  # events and other small bodies
 MAX_FORECAST_BYTES = 6 * 1024 * 1024  # Lambda's own limit for a synchronous payload
@@ -242,14 +250,13 @@ class Operation:
 
 @dataclass
 class Routes:
-    """A Blueprint whose routes share authentication, error bodies and documentation."""
+    """A module's routes: they share authentication, error bodies and documentation. Each is
+    kept as its guarded handler under (path, method), for the app's table to call."""
 
     name: str
-    blueprint: Blueprint = field(init=False)
     operations: list[Operation] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.blueprint = Blueprint(self.name)
+    handlers: dict[tuple[str, str], Callable[..., Response]] = field(default_factory=dict)
+    app: Chalice | None = field(default=None, repr=False)
 
     def route(
         self,
@@ -271,15 +278,14 @@ class Routes:
 
         def register(handler: Callable[..., Response]) -> Callable[..., Response]:
             run = self._guarded(handler, secured)
-            self.blueprint.route(
-                path,
-                methods=[method],
-                api_key_required=secured,
-                content_types=list(body) if body else [JSON],
-            )(run)
+            self.handlers[(path, method)] = run
             return run
 
         return register
+
+    def bind(self, app: Chalice) -> None:
+        """The app whose current request the handlers read (set before each call)."""
+        self.app = app
 
     def _guarded(self, handler: Callable[..., Response], secured: bool) -> Callable[..., Response]:
         """Authenticate, run the handler with the runtime, turn errors into JSON 4xx bodies."""
@@ -294,15 +300,27 @@ class Routes:
             except Exception as exc:
                 error = as_api_error(exc)
                 if error is None:
-                    self.blueprint.log.exception("unexpected error in %s", handler.__name__)
+                    self.log.exception("unexpected error in %s", handler.__name__)
                     error = ApiError(500, "internal", "internal error; see the logs")
                 return error.response()
 
         return run
 
+    @property
+    def request(self) -> Request:
+        """The request being answered."""
+        request = self.app.current_request if self.app is not None else None
+        if request is None:
+            raise RuntimeError(f"routes {self.name!r}: no request (not called through the app)")
+        return request
+
+    @property
+    def log(self) -> logging.Logger:
+        return self.app.log if self.app is not None else logging.getLogger(__name__)
+
     # What a handler reads of its request.
     def caller(self, rt: Runtime) -> str:
-        request = self.blueprint.current_request
+        request = self.request
         identity = (request.context or {}).get("identity") or {}
         return authenticate(rt.settings, request.headers, identity.get("apiKeyId"))
 
@@ -311,14 +329,14 @@ class Routes:
         return f"{by} ({self.caller(rt)})"
 
     def query(self) -> dict[str, str]:
-        return dict(self.blueprint.current_request.query_params or {})
+        return dict(self.request.query_params or {})
 
     def body(self) -> bytes:
-        raw = self.blueprint.current_request.raw_body
+        raw = self.request.raw_body
         return raw.encode() if isinstance(raw, str) else bytes(raw or b"")
 
     def content_type(self) -> str:
-        header = self.blueprint.current_request.headers.get("content-type") or ""
+        header = self.request.headers.get("content-type") or ""
         return header.split(";")[0].strip().lower()
 
 

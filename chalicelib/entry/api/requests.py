@@ -89,7 +89,7 @@ def file_request(rt: Runtime, rule: str, scope: str, period: str) -> Response:
     request_id, by = _request_id(rule, scope, period), routes.actor(rt, body.by)
     if rt.settings.work_queue == "sqs":  # the filing worker holds the filer's secrets, not us
         tracked = tracked_requests.get_request(rt.store, request_id)
-        submit(rt, {"job": "file", "request_id": request_id, "by": by}, routes.blueprint.log)
+        submit(rt, {"job": "file", "request_id": request_id, "by": by}, routes.log)
         return json_response(tracked.model_dump(mode="json"), 202)
     after = file(
         rt.store, rt.filer, request_id, by, clock.utc_now(), rt.policy.zone,

@@ -39,7 +39,7 @@ MAX_PAYLOAD_BYTES = 64 * 1024
 )  # fmt: skip
 def slack_interactions(rt: Runtime) -> Response:
     raw = check_size(routes.body(), MAX_PAYLOAD_BYTES)
-    verify_signature(rt.settings, raw, routes.blueprint.current_request.headers)
+    verify_signature(rt.settings, raw, routes.request.headers)
     slack = _slack(rt)
     payload = _payload(raw)
     kind = payload.get("type")
