@@ -109,3 +109,44 @@ def test_listing_events_loads_only_the_events_routes(tmp_path: Path) -> None:
     modules = list_events_once(tmp_path)
     assert "chalicelib.entry.api.events" in modules
     assert not modules & {*OTHER_ROUTES, "chalicelib.workflows.requests", "tomllib"}
+
+
+def test_the_aws_adapters_make_their_clients_without_boto3() -> None:
+    # boto3 (resources, S3 transfers) costs a cold start about 0.1 s more than botocore, and
+    # every adapter uses low-level clients only.
+    modules = loaded_after(
+        "from chalicelib.adapters.store.dynamodb import DynamoStore\n"
+        "from chalicelib.adapters.sqs_queue import SqsQueue\n"
+        "from chalicelib.adapters.email_filer import EmailFiler\n"
+        "from chalicelib.adapters import aws\n"
+        "DynamoStore.connect('startup', 'http://127.0.0.1:9')\n"
+        "SqsQueue('http://127.0.0.1:9/queue', 'http://127.0.0.1:9')\n"
+        "EmailFiler('a@example.com', ['b@example.com'], 'http://127.0.0.1:9', 'us-east-1')"
+        "._client\n"
+        "aws.client('s3', region_name='us-east-1')\n",
+        {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"},
+    )
+    assert "botocore" in modules
+    assert "boto3" not in modules
+    assert "s3transfer" not in modules
+
+
+def test_aws_clients_read_botocore_s_data_files_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second client of a process reads no endpoint or service model again; its session
+    is its own all the same (credentials are resolved per client)."""
+    from chalicelib.adapters import aws
+
+    reads: list[str] = []
+    file_loader = aws._shared_loader().file_loader
+    load_file = file_loader.load_file
+    monkeypatch.setattr(
+        file_loader, "load_file", lambda path: reads.append(path) or load_file(path)
+    )
+    options = {"region_name": "us-east-1", "aws_access_key_id": "a", "aws_secret_access_key": "b"}
+    first = aws.client("kinesis", **options)  # a service nothing else here makes a client of
+    assert any("kinesis" in path for path in reads)
+    read_by_first = len(reads)
+    second = aws.client("kinesis", **dict(options, aws_access_key_id="c"))
+    assert len(reads) == read_by_first
+    assert first is not second
+    assert second._request_signer._credentials.access_key == "c"

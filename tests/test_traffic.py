@@ -679,14 +679,13 @@ def test_the_s3_drop_uses_the_policy_ceiling(
 ) -> None:
     import logging
 
-    import boto3
-
+    from chalicelib.adapters import aws
     from chalicelib.config import bootstrap
     from chalicelib.entry import schedules
 
     monkeypatch.setenv("BURST_ASSURANCE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("BURST_ASSURANCE_POLICY_FILE", str(_policy_file(tmp_path)))
-    monkeypatch.setattr(boto3, "client", lambda service: _S3(csv_text(HIGH_ROW).encode()))
+    monkeypatch.setattr(aws, "client", lambda service: _S3(csv_text(HIGH_ROW).encode()))
     bootstrap.reset()
     try:
         result = schedules.forecast_drop("bucket", "forecasts/high.csv", logging.getLogger("t"))

@@ -23,11 +23,11 @@ import functools
 import json
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from chalicelib.adapters import aws
 from chalicelib.domain.tickets import Ticket
 from chalicelib.workflows.ports import FilingError
 
@@ -71,8 +71,7 @@ class EmailFiler:
     @functools.cached_property
     def _client(self) -> Any:
         """Made on first use: a function that never files pays nothing for it."""
-        session = boto3.session.Session()
-        region = self.region or session.region_name
+        region = self.region or aws.region()
         if region is None and self.endpoint:
             region = FALLBACK_REGION
         config = Config(
@@ -80,9 +79,7 @@ class EmailFiler:
             connect_timeout=self.timeout,
             read_timeout=self.timeout,
         )
-        return session.client(
-            "sesv2", endpoint_url=self.endpoint, region_name=region, config=config
-        )
+        return aws.client("sesv2", endpoint_url=self.endpoint, region_name=region, config=config)
 
     def find(self, marker: str) -> str | None:
         return None  # a sent mail cannot be looked up (see the module's docstring)

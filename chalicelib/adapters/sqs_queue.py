@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 from botocore.config import Config
+
+from chalicelib.adapters import aws
 
 
 class SqsQueue:
@@ -18,7 +19,7 @@ class SqsQueue:
         options: dict[str, Any] = {"config": config}
         if endpoint:
             options["endpoint_url"] = endpoint
-        self._client = boto3.session.Session().client("sqs", **options)
+        self._client = aws.client("sqs", **options)
 
     def send(self, job: dict[str, Any]) -> str:
         response = self._client.send_message(QueueUrl=self.queue_url, MessageBody=json.dumps(job))

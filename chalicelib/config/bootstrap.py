@@ -122,13 +122,13 @@ def build_slack(settings: Settings, policy: Policy) -> SlackNotifier:
 
 
 def _require_region(settings: Settings) -> None:
-    """boto3's own error for a missing region is a traceback far from the cause. The region
+    """botocore's own error for a missing region is a traceback far from the cause. The region
     botocore reads first, AWS_DEFAULT_REGION (Lambda sets it), spares making a session here."""
     if settings.dynamodb_endpoint is not None or os.environ.get("AWS_DEFAULT_REGION"):
         return
-    import boto3
+    from chalicelib.adapters import aws
 
-    if boto3.session.Session().region_name is None:
+    if aws.region() is None:
         raise InputError(
             "the DynamoDB store needs an AWS region: set AWS_REGION or AWS_DEFAULT_REGION "
             f"(or {ENV_PREFIX}DYNAMODB_ENDPOINT for DynamoDB Local)"
@@ -194,9 +194,9 @@ def with_secrets(settings: Settings) -> Settings:
 
 
 def _fetch_secret(secret_id: str) -> dict[str, Any]:
-    import boto3
+    from chalicelib.adapters import aws
 
-    response = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)
+    response = aws.client("secretsmanager").get_secret_value(SecretId=secret_id)
     value = json.loads(response["SecretString"])
     if not isinstance(value, dict):
         raise RuntimeError(f"secret {secret_id} must hold a JSON object")

@@ -133,9 +133,9 @@ def _body_within(s3: Any, bucket: str, key: str, max_bytes: int) -> Any:
     """The object's streaming body; or, for an object over ``max_bytes``, why it is refused
     unread (a str)."""
     if s3 is None:
-        import boto3
+        from chalicelib.adapters import aws
 
-        s3 = boto3.client("s3")
+        s3 = aws.client("s3")
     size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
     if size > max_bytes:
         return f"{size} bytes, over the limit of {max_bytes} bytes"

@@ -47,7 +47,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -135,7 +134,7 @@ def _n(value: int) -> dict[str, str]:
 
 class DynamoStore:
     def __init__(self, client: Any, table_prefix: str, page_size: int | None = None) -> None:
-        """``client``: a boto3 DynamoDB client. ``page_size`` caps the items per Scan/Query
+        """``client``: a botocore DynamoDB client. ``page_size`` caps the items per Scan/Query
         page (None: DynamoDB's 1 MB pages); tests set it small to exercise paging."""
         self.client = client
         self.table_prefix = table_prefix
@@ -149,19 +148,19 @@ class DynamoStore:
     @classmethod
     def connect(cls, table_prefix: str, endpoint: str | None = None) -> DynamoStore:
         """A store on the tables named ``<table_prefix>-...``; ``endpoint``: DynamoDB Local."""
-        # A session of its own: boto3's default session is not safe to share between threads.
-        session = boto3.session.Session()
+        from chalicelib.adapters import aws
+
         options: dict[str, Any] = {
             "config": Config(retries={"mode": "standard", "max_attempts": 5}),
         }
         if endpoint:
             options["endpoint_url"] = endpoint
-            if session.region_name is None:
+            if aws.region() is None:
                 options["region_name"] = LOCAL_REGION
         # No client-side validation of parameters: DynamoDB validates them anyway, and checking
         # a 100-item transaction in Python costs more than sending it.
         options["config"] = options["config"].merge(Config(parameter_validation=False))
-        return cls(session.client("dynamodb", **options), table_prefix)
+        return cls(aws.client("dynamodb", **options), table_prefix)
 
     # -- tables (production tables come from CloudFormation) -----------------------------------
 
