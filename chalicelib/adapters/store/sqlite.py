@@ -141,7 +141,10 @@ class SqliteStore:
             db = sqlite3.connect(
                 self.path, isolation_level=None, timeout=30, check_same_thread=False
             )
-            db.execute("PRAGMA journal_mode=WAL")
+            # WAL is kept in the file: set it once. Asking to set it again takes a lock that
+            # the busy timeout does not cover, and failed now and then with 20 stores opening.
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
             self._local.db = db
             self._connections.append(db)
         return db
