@@ -11,6 +11,7 @@ API handler makes a Secrets Manager client and a DynamoDB client on its first re
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any
 
 import botocore.loaders
@@ -19,25 +20,22 @@ import botocore.session
 
 @functools.cache
 def _shared_loader() -> botocore.loaders.Loader:
-    """What a session would make for itself (AWS_DATA_PATH included), made once."""
-    return botocore.loaders.create_loader(
-        botocore.session.Session().get_config_variable("data_path")
-    )
+    """The loader a session would make for itself, made once (AWS_DATA_PATH included)."""
+    return botocore.loaders.create_loader(os.environ.get("AWS_DATA_PATH"))
 
 
-def _session() -> botocore.session.Session:
-    session = botocore.session.Session()
-    session.register_component("data_loader", _shared_loader())
-    return session
-
-
-def client(service: str, **options: Any) -> Any:
+def client(service: str, fallback_region: str | None = None, **options: Any) -> Any:
     """A low-level client of ``service``; ``options`` as botocore's create_client takes them
-    (region_name, endpoint_url, config)."""
-    return _session().create_client(service, **options)
+    (region_name, endpoint_url, config). ``fallback_region`` is used when neither
+    ``region_name`` nor the environment or AWS config names one (an emulator needs one)."""
+    session = botocore.session.Session()  # ~10 ms each: one per client, none to ask things
+    session.register_component("data_loader", _shared_loader())
+    if options.get("region_name") is None and not session.get_config_variable("region"):
+        options["region_name"] = fallback_region
+    return session.create_client(service, **options)
 
 
 def region() -> str | None:
     """The region the environment or AWS config names, if any."""
-    named = _session().get_config_variable("region")
+    named = botocore.session.Session().get_config_variable("region")
     return str(named) if named else None

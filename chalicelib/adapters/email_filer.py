@@ -71,15 +71,15 @@ class EmailFiler:
     @functools.cached_property
     def _client(self) -> Any:
         """Made on first use: a function that never files pays nothing for it."""
-        region = self.region or aws.region()
-        if region is None and self.endpoint:
-            region = FALLBACK_REGION
+        fallback = FALLBACK_REGION if self.endpoint else None
         config = Config(
             retries={"total_max_attempts": 1},
             connect_timeout=self.timeout,
             read_timeout=self.timeout,
         )
-        return aws.client("sesv2", endpoint_url=self.endpoint, region_name=region, config=config)
+        return aws.client(
+            "sesv2", fallback, endpoint_url=self.endpoint, region_name=self.region, config=config
+        )
 
     def find(self, marker: str) -> str | None:
         return None  # a sent mail cannot be looked up (see the module's docstring)

@@ -155,8 +155,7 @@ class DynamoStore:
         }
         if endpoint:
             options["endpoint_url"] = endpoint
-            if aws.region() is None:
-                options["region_name"] = LOCAL_REGION
+            options["fallback_region"] = LOCAL_REGION
         # No client-side validation of parameters: DynamoDB validates them anyway, and checking
         # a 100-item transaction in Python costs more than sending it.
         options["config"] = options["config"].merge(Config(parameter_validation=False))
