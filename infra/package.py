@@ -32,6 +32,7 @@ Usage, with the arguments of ``chalice package`` (OUT is a directory; --single-f
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import os
@@ -199,15 +200,16 @@ def _add_bytecode_to(archive: Path, wanted: Callable[[str], bool]) -> None:
         zipfile.ZipFile(archive) as old,
         zipfile.ZipFile(rebuilt, "w", zipfile.ZIP_DEFLATED) as new,
     ):
-        names = set(old.namelist())
+        # Bytecode already in the zip came from the machine that packaged: timestamp-checked
+        # against sources whose zip timestamps never match (stale: compiled again at every cold
+        # start), or left by modules since removed. Only ours goes in.
         for info in old.infolist():
-            new.writestr(info, old.read(info))
+            if "__pycache__/" not in info.filename:  # a copy: writestr moves an info
+                new.writestr(copy.copy(info), old.read(info))
         for info in old.infolist():
             if not info.filename.endswith(".py") or not wanted(info.filename):
                 continue
             target = importlib.util.cache_from_source(info.filename)
-            if target in names:
-                continue
             source = Path(scratch) / "module.py"
             source.write_bytes(old.read(info))
             compiled = Path(scratch) / "module.pyc"

@@ -307,6 +307,19 @@ def test_package_carries_bytecode_for_the_lambda_runtime(packaged: Packaged) -> 
     assert not missing, missing[:5]
 
 
+def test_all_bytecode_in_the_package_is_valid_whatever_the_timestamps(packaged: Packaged) -> None:
+    # Unzipped, every file's time is the zip's: bytecode checked against its source's time (as
+    # a developer's __pycache__ is) would be stale, and compiled again at every cold start.
+    for archive in packaged.out.glob("*.zip"):
+        with zipfile.ZipFile(archive) as zipped:
+            names = set(zipped.namelist())
+            for name in (n for n in names if n.endswith(".pyc")):
+                flags = int.from_bytes(zipped.read(name)[4:8], "little")
+                assert flags == 0b01, f"{archive.name}: {name} is not unchecked-hash bytecode"
+                source = re.sub(r"__pycache__/([^/.]+)\.[^/]+\.pyc$", r"\1.py", name)
+                assert source in names, f"{archive.name}: {name} has no source"
+
+
 # -- tables ------------------------------------------------------------------------------------
 
 
