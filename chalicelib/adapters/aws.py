@@ -36,6 +36,9 @@ def client(service: str, fallback_region: str | None = None, **options: Any) -> 
 
 
 def region() -> str | None:
-    """The region the environment or AWS config names, if any."""
+    """The region the environment or AWS config names, if any. AWS_DEFAULT_REGION, which
+    botocore reads first and Lambda sets, spares making a session to ask."""
+    if os.environ.get("AWS_DEFAULT_REGION"):
+        return os.environ["AWS_DEFAULT_REGION"]
     named = botocore.session.Session().get_config_variable("region")
     return str(named) if named else None

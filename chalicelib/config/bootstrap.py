@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -122,9 +121,8 @@ def build_slack(settings: Settings, policy: Policy) -> SlackNotifier:
 
 
 def _require_region(settings: Settings) -> None:
-    """botocore's own error for a missing region is a traceback far from the cause. The region
-    botocore reads first, AWS_DEFAULT_REGION (Lambda sets it), spares making a session here."""
-    if settings.dynamodb_endpoint is not None or os.environ.get("AWS_DEFAULT_REGION"):
+    """botocore's own error for a missing region is a traceback far from the cause."""
+    if settings.dynamodb_endpoint is not None:
         return
     from chalicelib.adapters import aws
 
