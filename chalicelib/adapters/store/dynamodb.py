@@ -479,12 +479,13 @@ class DynamoStore:
             ExpressionAttributeNames={"#rid": "request_id"},
             ExpressionAttributeValues={":rid": _s(request_id)},
         )
-        docs = {int(i["version"]["N"]): i["doc"]["S"] for i in items}
+        old = [AuditEntry.model_validate_json(i["doc"]["S"]) for i in items]
         item = self._get(self.requests_table, {"id": _s(request_id)}, "trail")
-        for entry in item.get("trail", {}).get("L", []) if item else []:
-            audit = AuditEntry.model_validate_json(entry["S"])
-            docs[audit.version] = entry["S"]
-        return [AuditEntry.model_validate_json(docs[v]) for v in sorted(docs)]
+        trail = item.get("trail", {}).get("L", []) if item else []
+        entries = {e.version: e for e in old} | {
+            e.version: e for e in (AuditEntry.model_validate_json(t["S"]) for t in trail)
+        }
+        return [entries[version] for version in sorted(entries)]
 
     # -- the outbox of notices ----------------------------------------------------------------
 
@@ -513,12 +514,12 @@ class DynamoStore:
                 legacy = {"request_id": _s(notice.request_id), "version": _n(notice.version)}
                 self.client.delete_item(TableName=self.notices_table, Key=legacy)
                 return
-            if self._transact([{"Update": self._outbox_removal(key, versions, notice.version)}]):
-                item = self._get(self.requests_table, key, "notices")
-                outbox = item.get("notices", {}).get("L", []) if item else []
-                versions = [int(n["M"]["version"]["N"]) for n in outbox]
-                continue
-            return
+            removal = self._outbox_removal(key, versions, notice.version)
+            if self._transact([{"Update": removal}]) is None:
+                return
+            item = self._get(self.requests_table, key, "notices")  # it moved: read it again
+            outbox = item.get("notices", {}).get("L", []) if item else []
+            versions = [int(n["M"]["version"]["N"]) for n in outbox]
         raise Conflict(f"the outbox of request {notice.request_id} keeps changing; try again")
 
     def _outbox_removal(self, key: Item, versions: list[int], version: int) -> dict[str, Any]:
@@ -885,7 +886,7 @@ def _notice_of(entry: Item) -> Notice:
     )
 
 
-def _waves(changes: Sequence[Change]) -> Iterator[list[Change]]:
+def _waves(changes: Sequence[Change]) -> list[list[Change]]:
     """The changes in waves that touch each request once (a transaction may touch an item only
     once, and two transactions in flight must not race for one): every request's first change
     in the first wave, its second in the next, in the order given."""
@@ -897,7 +898,7 @@ def _waves(changes: Sequence[Change]) -> Iterator[list[Change]]:
         if wave == len(waves):
             waves.append([])
         waves[wave].append(change)
-    yield from waves
+    return waves
 
 
 def _chunked(changes: Sequence[Change], size: int) -> Iterator[list[Change]]:
