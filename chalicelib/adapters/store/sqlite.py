@@ -309,17 +309,21 @@ class SqliteStore:
         return fitting, clashing
 
     @staticmethod
-    def _write_all(db: sqlite3.Connection, changes: Sequence[Change]) -> None:
+    def _write_all(
+        db: sqlite3.Connection, changes: Sequence[Change], announce: bool = True
+    ) -> None:
+        """The changes' requests, audit entries and (when ``announce``) notices."""
         db.executemany(UPSERT_REQUEST, [_request_row(c.after) for c in changes])
         db.executemany(
             "INSERT INTO audit (request_id, version, doc) VALUES (?, ?, ?)",
             [(c.audit.request_id, c.audit.version, c.audit.model_dump_json()) for c in changes],
         )
-        notices = [Notice(request=c.after, audit=c.audit) for c in changes]
-        db.executemany(
-            "INSERT OR REPLACE INTO notices (request_id, version, doc) VALUES (?, ?, ?)",
-            [(n.request_id, n.version, n.model_dump_json()) for n in notices],
-        )
+        if announce:
+            notices = [Notice(request=c.after, audit=c.audit) for c in changes]
+            db.executemany(
+                "INSERT OR REPLACE INTO notices (request_id, version, doc) VALUES (?, ?, ?)",
+                [(n.request_id, n.version, n.model_dump_json()) for n in notices],
+            )
 
     @staticmethod
     def _write(
@@ -336,22 +340,12 @@ class SqliteStore:
                 f"request {tracked.id} is at version {stored_version}, "
                 f"not {expected_version} as read"
             )
-        db.execute(UPSERT_REQUEST, _request_row(tracked))
         try:
-            db.execute(
-                "INSERT INTO audit (request_id, version, doc) VALUES (?, ?, ?)",
-                (audit.request_id, audit.version, audit.model_dump_json()),
-            )
+            SqliteStore._write_all(db, [Change(tracked, expected_version, audit)], announce)
         except sqlite3.IntegrityError:
             raise Conflict(
                 f"audit entry {audit.request_id} v{audit.version} exists already"
             ) from None
-        if announce:
-            notice = Notice(request=tracked, audit=audit)
-            db.execute(
-                "INSERT OR REPLACE INTO notices (request_id, version, doc) VALUES (?, ?, ?)",
-                (notice.request_id, notice.version, notice.model_dump_json()),
-            )
 
     @staticmethod
     def _claim_plan(
