@@ -193,19 +193,26 @@ def sqlite_figures(traffic: TrafficSet, args: argparse.Namespace, scratch: Path)
         store.put_traffic(traffic)
         return store
 
+    return both_cycles("SQLite", fresh, traffic, args, targets=(None, STEADY_TARGET))
+
+
+def both_cycles(
+    where: str,
+    fresh: Callable[[], Store],
+    traffic: TrafficSet,
+    args: argparse.Namespace,
+    targets: tuple[float | None, float | None],
+) -> list[Figure]:
+    """The first cycle on fresh stores, then the steady one on the last of them; each against
+    the old path in the same run."""
     expected = len(traffic.series) * BURSTS_PER_SERIES
     first_time, store = first(fresh, args.repeat, expected)
     old_first_time, note = old_first(fresh, args.old_sample)
     empty_outbox(store)
+    steady_time = steady(store, args.repeat)
     return [
-        Figure("SQLite, first cycle", first_time, old_first_time, note, None),
-        Figure(
-            "SQLite, steady cycle",
-            steady(store, args.repeat),
-            old_steady(store, 1),
-            "",
-            STEADY_TARGET,
-        ),
+        Figure(f"{where}, first cycle", first_time, old_first_time, note, targets[0]),
+        Figure(f"{where}, steady cycle", steady_time, old_steady(store, 1), "", targets[1]),
     ]
 
 
@@ -226,22 +233,9 @@ def dynamodb_figures(traffic: TrafficSet, args: argparse.Namespace, scratch: Pat
             made.append(store)
             return store
 
-        expected = len(traffic.series) * BURSTS_PER_SERIES
         warm = fresh(workload(20))  # the emulator's JIT warms up on 1,000 untimed changes
         plan_cycle(warm, StoredTrafficSource(warm), POLICY, NOW)
-        first_time, store = first(fresh, args.repeat, expected)
-        old_first_time, note = old_first(fresh, args.old_sample)
-        empty_outbox(store)
-        figures = [
-            Figure("DynamoDB Local, first cycle", first_time, old_first_time, note, FIRST_TARGET),
-            Figure(
-                "DynamoDB Local, steady cycle",
-                steady(store, args.repeat),
-                old_steady(store, 1),
-                "",
-                None,
-            ),
-        ]
+        figures = both_cycles("DynamoDB Local", fresh, traffic, args, targets=(FIRST_TARGET, None))
         for store in made:
             store.delete_tables()
     return figures
